@@ -1,0 +1,282 @@
+#pragma once
+// Reader for the IDX format of the MNIST files, plain or gzip-compressed.
+//
+// An IDX file is a 4-byte header (0x00 0x00, a type code, the number of
+// dimensions), one big-endian uint32 per dimension, then the elements in
+// row-major order. Only the unsigned byte type (0x08) is read; every other
+// type code is refused by name.
+//
+// Gzip input (first bytes 1f 8b) is decompressed through zlib when the build
+// defines ASRC_HAVE_ZLIB (the CMake target asrc does so when zlib is found).
+//
+// The header is checked before any element buffer is allocated: the element
+// count must fit a byte limit (2^31 by default), and for a plain file the data
+// must exactly fill the rest of the file. A gzip stream has no known size in
+// advance, so its buffer grows only as decompressed bytes actually arrive and
+// the claimed size is capped (1 GiB by default); a short stream is reported as
+// truncated and any byte past the declared data as trailing garbage.
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "asrc/core/error.hpp"
+
+#ifdef ASRC_HAVE_ZLIB
+#include <zlib.h>
+#endif
+
+namespace asrc {
+
+/// The content of one IDX file of unsigned bytes.
+struct IdxArray {
+  std::vector<std::uint32_t> dims;  ///< sizes, outermost first
+  std::vector<std::uint8_t> data;   ///< elements in row-major order
+  /// Number of elements (the product of dims; 1 for zero dimensions).
+  std::uint64_t count() const {
+    std::uint64_t n = 1;
+    for (std::uint32_t d : dims) n *= d;
+    return n;
+  }
+};
+
+/// Byte limits on the element data a header may declare.
+struct IdxLimits {
+  std::uint64_t max_plain_bytes = std::uint64_t{1} << 31;  ///< plain files
+  std::uint64_t max_gzip_bytes = std::uint64_t{1} << 30;   ///< gzip files (size unknown up front)
+};
+
+/// Name of an IDX type code, for messages.
+inline const char* idx_type_name(int code) {
+  switch (code) {
+    case 0x08: return "unsigned byte";
+    case 0x09: return "signed byte";
+    case 0x0B: return "int16";
+    case 0x0C: return "int32";
+    case 0x0D: return "float32";
+    case 0x0E: return "float64";
+    default: return "unknown";
+  }
+}
+
+namespace detail {
+
+inline std::string idx_hex_byte(unsigned v) {
+  static const char* digits = "0123456789abcdef";
+  std::string s = "0x";
+  s += digits[(v >> 4) & 0xF];
+  s += digits[v & 0xF];
+  return s;
+}
+
+/// A byte source over a plain file or a gzip stream, closed on destruction.
+class IdxSource {
+ public:
+  IdxSource(const std::string& path, bool gzip) : path_(path), gzip_(gzip) {
+    if (!gzip_) {
+      file_ = std::fopen(path.c_str(), "rb");
+      if (!file_) fail("an existing, readable file", std::strerror(errno));
+      return;
+    }
+#ifdef ASRC_HAVE_ZLIB
+    gz_ = gzopen(path.c_str(), "rb");
+    if (!gz_) fail("an existing, readable gzip file", std::strerror(errno));
+    gzbuffer(gz_, 1u << 17);
+#else
+    fail("a plain (uncompressed) IDX file, since this build has no zlib (ASRC_HAVE_ZLIB undefined)",
+         "gzip-compressed data (magic 1f 8b)");
+#endif
+  }
+  IdxSource(const IdxSource&) = delete;
+  IdxSource& operator=(const IdxSource&) = delete;
+  ~IdxSource() {
+    if (file_) std::fclose(file_);
+#ifdef ASRC_HAVE_ZLIB
+    if (gz_) gzclose(gz_);
+#endif
+  }
+
+  /// Read up to n bytes; returns how many were read (fewer only at the end).
+  /// A read or decompression error throws, naming the file.
+  std::size_t read(void* buf, std::size_t n) {
+    if (!gzip_) {
+      const std::size_t got = std::fread(buf, 1, n, file_);
+      if (got < n && std::ferror(file_)) fail("a readable file", "a read error");
+      return got;
+    }
+#ifdef ASRC_HAVE_ZLIB
+    std::size_t total = 0;
+    auto* out = static_cast<unsigned char*>(buf);
+    while (total < n) {
+      // gzread takes an unsigned count: read in bounded pieces.
+      const std::size_t want = std::min<std::size_t>(n - total, std::size_t{1} << 24);
+      const int got = gzread(gz_, out + total, static_cast<unsigned>(want));
+      if (got < 0) {
+        int errnum = 0;
+        const char* msg = gzerror(gz_, &errnum);
+        fail("a valid gzip stream", str_cat("a decompression error (", msg ? msg : "?", ")"));
+      }
+      if (got == 0) break;
+      total += static_cast<std::size_t>(got);
+    }
+    return total;
+#else
+    return 0;
+#endif
+  }
+
+  /// Size in bytes of a plain file (not available for gzip).
+  std::uint64_t plain_size() {
+    const long here = std::ftell(file_);
+    if (here < 0 || std::fseek(file_, 0, SEEK_END) != 0) fail("a seekable file", "a file that cannot be sized");
+    const long end = std::ftell(file_);
+    if (end < 0 || std::fseek(file_, here, SEEK_SET) != 0) fail("a seekable file", "a file that cannot be sized");
+    return static_cast<std::uint64_t>(end);
+  }
+
+  [[noreturn]] void fail(const std::string& expected, const std::string& got) const {
+    fail_expected("read_idx", str_cat("file '", path_, "' to be ", expected), got);
+  }
+
+ private:
+  std::string path_;
+  bool gzip_ = false;
+  std::FILE* file_ = nullptr;
+#ifdef ASRC_HAVE_ZLIB
+  gzFile gz_ = nullptr;
+#endif
+};
+
+}  // namespace detail
+
+/// True when the file starts with the gzip magic bytes 1f 8b.
+/// A missing file throws std::invalid_argument naming it.
+inline bool idx_is_gzip(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    fail_expected("read_idx", str_cat("file '", path, "' to exist and be readable"),
+                  str_cat("an error opening it (", std::strerror(errno), ")"));
+  unsigned char magic[2] = {0, 0};
+  const std::size_t got = std::fread(magic, 1, 2, f);
+  std::fclose(f);
+  return got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
+/// Read an IDX file of unsigned bytes with exactly `expected_rank` dimensions
+/// (the caller states what it expects; e.g. 3 for images, 1 for labels).
+/// Gzip files are recognised by content, not by name. Every problem throws
+/// std::invalid_argument naming the file, the field and what was expected.
+inline IdxArray read_idx(const std::string& path, int expected_rank, const IdxLimits& limits = {}) {
+  require(expected_rank >= 0 && expected_rank <= 255, "read_idx",
+          str_cat("an expected rank in [0, 255] for file '", path, "'"), expected_rank);
+  const bool gzip = idx_is_gzip(path);
+  detail::IdxSource src(path, gzip);
+  const std::string where = "read_idx";
+  const std::string in_file = str_cat(" in file '", path, "'");
+
+  unsigned char head[4];
+  const std::size_t got_head = src.read(head, 4);
+  if (got_head < 4)
+    fail_expected(where, str_cat("a 4-byte IDX header (field 'magic')", in_file),
+                  str_cat(got_head, " bytes (truncated header)"));
+  if (head[0] != 0 || head[1] != 0)
+    fail_expected(where, str_cat("field 'magic' to start with two zero bytes (0x00 0x00)", in_file),
+                  str_cat(detail::idx_hex_byte(head[0]), " ", detail::idx_hex_byte(head[1]),
+                          " (not an IDX file)"));
+  if (head[2] != 0x08)
+    fail_expected(where, str_cat("field 'type' to be 0x08 (unsigned byte)", in_file),
+                  str_cat(detail::idx_hex_byte(head[2]), " (", idx_type_name(head[2]),
+                          ", not supported)"));
+  const int rank = head[3];
+  if (rank != expected_rank)
+    fail_expected(where, str_cat("field 'dimensions' to be ", expected_rank, in_file), rank);
+
+  IdxArray out;
+  out.dims.resize(static_cast<std::size_t>(rank));
+  const std::uint64_t cap = gzip ? limits.max_gzip_bytes : limits.max_plain_bytes;
+  std::uint64_t count = 1;
+  bool over = false;
+  for (int d = 0; d < rank; ++d) {
+    unsigned char b[4];
+    const std::size_t got = src.read(b, 4);
+    if (got < 4)
+      fail_expected(where, str_cat("4 bytes for field 'size[", d, "]'", in_file),
+                    str_cat(got, " bytes (truncated header)"));
+    const std::uint32_t v = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
+                            (std::uint32_t{b[2]} << 8) | std::uint32_t{b[3]};
+    out.dims[static_cast<std::size_t>(d)] = v;
+    // Multiply with an overflow guard: once past the cap the product stays flagged.
+    if (!over && v != 0 && count > cap / v) over = true;
+    if (!over) count *= v;
+  }
+  bool has_zero = false;
+  for (std::uint32_t v : out.dims) has_zero = has_zero || v == 0;
+  if (has_zero) {
+    over = false;
+    count = 0;
+  }
+  auto dims_text = [&out] {
+    std::string s;
+    for (std::size_t i = 0; i < out.dims.size(); ++i) s += str_cat(i ? " x " : "", out.dims[i]);
+    return s.empty() ? std::string("a scalar") : s;
+  };
+  if (over || count > cap)
+    fail_expected(where,
+                  str_cat("fields 'size' to declare at most ", cap, " bytes of ",
+                          gzip ? "decompressed " : "", "data", in_file),
+                  str_cat(dims_text(), " (too large)"));
+
+  const std::uint64_t header_bytes = 4 + 4 * static_cast<std::uint64_t>(rank);
+  if (!gzip) {
+    // The file size is known: compare before allocating anything.
+    const std::uint64_t file_bytes = src.plain_size();
+    const std::uint64_t have = file_bytes - header_bytes;
+    if (have < count)
+      fail_expected(where, str_cat(count, " data bytes for sizes ", dims_text(), in_file),
+                    str_cat(have, " bytes (truncated data)"));
+    if (have > count)
+      fail_expected(where, str_cat(count, " data bytes for sizes ", dims_text(), in_file),
+                    str_cat(have, " bytes (", have - count, " trailing bytes after the data)"));
+    out.data.resize(static_cast<std::size_t>(count));
+    const std::size_t got = count ? src.read(out.data.data(), out.data.size()) : 0;
+    if (got != count)
+      fail_expected(where, str_cat(count, " data bytes", in_file),
+                    str_cat(got, " bytes (truncated data)"));
+    return out;
+  }
+
+  // Gzip: grow the buffer only as decompressed bytes arrive, so a header that
+  // lies about its size costs no more memory than the stream really holds.
+  const std::size_t chunk = std::size_t{1} << 20;
+  std::size_t filled = 0;
+  while (filled < count) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(chunk, count - filled));
+    if (out.data.size() < filled + want) {
+      std::size_t next = std::max(out.data.size() * 2, filled + want);
+      next = static_cast<std::size_t>(std::min<std::uint64_t>(next, count));
+      out.data.resize(next);
+    }
+    const std::size_t got = src.read(out.data.data() + filled, want);
+    filled += got;
+    if (got < want)
+      fail_expected(where, str_cat(count, " decompressed data bytes for sizes ", dims_text(), in_file),
+                    str_cat(filled, " bytes (truncated data)"));
+  }
+  unsigned char extra[256];
+  std::uint64_t trailing = 0;
+  for (std::size_t n; (n = src.read(extra, sizeof extra)) > 0;) {
+    trailing += n;
+    if (trailing > (std::uint64_t{1} << 20)) break;  // enough to report; stop reading
+  }
+  if (trailing > 0)
+    fail_expected(where, str_cat(count, " decompressed data bytes for sizes ", dims_text(), in_file),
+                  str_cat(trailing > (std::uint64_t{1} << 20) ? "more than " : "", trailing,
+                          " extra bytes after the data (trailing garbage)"));
+  return out;
+}
+
+}  // namespace asrc

@@ -1,0 +1,73 @@
+#pragma once
+// Recurrent input of a hidden layer (paper Eq. 9-12; spec section 3).
+//
+//   none     r_t = 0                                (feed-forward SNN, "FF")
+//   vanilla  r_t = s_{t-1}                          (RSNN)
+//   src      r_t = s_{t-lambda}                     (skip recurrent connection, Eq. 9)
+//   asrc     r_t = sum_{j=1..T_lambda} p_j s_{t-j}, p = softmax(w / tau)   (training, Eq. 11-12)
+//            r_t = s_{t-j*}, j* = 1 + argmax(w)     (evaluation; ties: smallest lag)
+// Spikes before t = 0 are zero. The current entering the neuron is I_t = W_rec r_t + a_t.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "asrc/core/error.hpp"
+#include "asrc/core/types.hpp"
+
+namespace asrc {
+
+enum class Recurrence { none, vanilla, src, asrc };
+
+inline Recurrence parse_recurrence(const std::string& s) {
+  if (s == "none" || s == "FF" || s == "ff") return Recurrence::none;
+  if (s == "vanilla" || s == "RSNN" || s == "rsnn") return Recurrence::vanilla;
+  if (s == "src" || s == "SRC") return Recurrence::src;
+  if (s == "asrc" || s == "ASRC") return Recurrence::asrc;
+  fail_expected("parse_recurrence", "one of FF, RSNN, SRC, ASRC", "'" + s + "'");
+}
+inline const char* to_string(Recurrence r) {
+  switch (r) {
+    case Recurrence::none: return "FF";
+    case Recurrence::vanilla: return "RSNN";
+    case Recurrence::src: return "SRC";
+    case Recurrence::asrc: return "ASRC";
+  }
+  return "?";
+}
+
+/// Longest lag a layer looks back: the length of its spike-history buffer.
+inline Index max_lag(Recurrence kind, Index skip) {
+  switch (kind) {
+    case Recurrence::none: return 0;
+    case Recurrence::vanilla: return 1;
+    case Recurrence::src:
+    case Recurrence::asrc: return skip;
+  }
+  return 0;
+}
+
+/// Softmax of w / tau (the ASRC lag kernel p, Eq. 11).
+template <typename T>
+std::vector<T> skip_softmax(const T* w, Index n, double tau) {
+  std::vector<T> p(static_cast<size_t>(n));
+  T m = w[0];
+  for (Index j = 1; j < n; ++j) m = std::max(m, w[j]);
+  T sum = 0;
+  for (Index j = 0; j < n; ++j) {
+    p[size_t(j)] = std::exp((w[j] - m) / static_cast<T>(tau));
+    sum += p[size_t(j)];
+  }
+  for (auto& v : p) v /= sum;
+  return p;
+}
+
+/// Evaluation lag of ASRC: 1 + argmax(w), the smallest lag on ties.
+template <typename T>
+Index skip_argmax_lag(const T* w, Index n) {
+  Index best = 0;
+  for (Index j = 1; j < n; ++j)
+    if (w[j] > w[best]) best = j;
+  return best + 1;
+}
+
+}  // namespace asrc

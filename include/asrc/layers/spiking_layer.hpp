@@ -1,0 +1,308 @@
+#pragma once
+// A hidden layer of spiking neurons: Linear -> dropout -> + recurrent input -> LIF.
+//
+//   a_t  = m (.) (W x_t + b)                  feed-forward, dropout mask m per sequence
+//   I_t  = a_t + sum_j c_j W_rec s_{t-j}      recurrent input (layers/recurrence.hpp)
+//   v_t  = d v'_{t-1} + I_t                   charge   (paper Eq. 1)
+//   s_t  = H(v_t - theta)                     fire     (Eq. 2)
+//   v'_t = v_t - theta s_t  |  v_t (1 - s_t)  reset    (Eq. 3; soft | hard)
+//
+// The lag coefficients c_j (j = 1..K) are one-hot at lambda for SRC, at 1 for a vanilla
+// RSNN, at j* for ASRC in evaluation, and p = softmax(w / tau) for ASRC in training.
+//
+// Contract (dlib style), for one chunk of Bc sequences stored time-major:
+//   forward(x)  caches  V (membrane v_t before reset), S (spikes s_t), both (T*Bc) x H,
+//               and the feed-forward drive A in G. Outputs S.
+//   backward()  takes dL/dS in G (written there by the layer above or the readout) and
+//               ASSIGNS G := dL/dI (in place, step by step), dL/dx into *grad_input;
+//               ACCUMULATES into `grad` (flat buffer): dW, db, dW_rec, and into
+//               `grad_coeff` (dL/dc_j), from which the network forms dL/dw for ASRC.
+//               V is overwritten with dL/dY_t (Y_t = s_t W_rec^T); the other caches
+//               are left as they were.
+// Only the recurrent term lives inside the time loop; the feed-forward product, the
+// input gradient and the weight gradients are single products over all T*Bc rows.
+#include <string>
+#include <vector>
+
+#include "asrc/core/kernels.hpp"
+#include "asrc/core/parameters.hpp"
+#include "asrc/layers/recurrence.hpp"
+#include "asrc/neuron/lif.hpp"
+
+namespace asrc {
+
+/// Settings of one hidden layer, with the reference defaults.
+struct HiddenLayerConfig {
+  Index input_size = 1;
+  Index size = 64;
+  bool bias = true;
+  Recurrence recurrence = Recurrence::src;
+  Index skip = 1;        ///< lambda (SRC) or T_lambda (ASRC); ignored otherwise
+  double dropout = 0.0;  ///< probability of zeroing a unit (mask fixed per sequence)
+  LifConfig lif;
+};
+
+/// Per-chunk buffers of one layer. Reused between batches (no reallocation).
+template <typename T>
+struct LayerCache {
+  Matrix<T> G;  ///< forward: a_t; backward: dL/ds_t in, dL/dI_t out
+  Matrix<T> V;  ///< forward: v_t; after backward: dL/dY_t
+  Matrix<T> S;  ///< spikes s_t
+  Matrix<T> ring;   ///< ASRC training: Y_{t-j} = s_{t-j} W_rec^T for the last K steps
+  Matrix<T> vprev;  ///< Bc x H scratch: v'_{t-1} / dL/dv_{t+1}
+  Matrix<T> gy;     ///< Bc x H scratch
+};
+
+/// Which products use the spike-aware row kernel (core/kernels.hpp) instead of GEMM.
+struct KernelChoice {
+  bool sparse_input = false;      ///< feed-forward product from this layer's input
+  bool sparse_recurrent = false;  ///< W_rec times past spikes
+};
+
+template <typename T>
+class SpikingLayer {
+ public:
+  SpikingLayer(const HiddenLayerConfig& cfg, ParamLayout& layout, const std::string& prefix,
+               Index shared_skip_entry = -1)
+      : cfg_(cfg) {
+    cfg_.lif.validate();
+    require(cfg.input_size > 0, "SpikingLayer::SpikingLayer", "input_size > 0", cfg.input_size);
+    require(cfg.size > 0, "SpikingLayer::SpikingLayer", "size > 0", cfg.size);
+    require(cfg.dropout >= 0.0 && cfg.dropout < 1.0, "SpikingLayer::SpikingLayer",
+            "dropout in [0, 1)", cfg.dropout);
+    if (cfg.recurrence == Recurrence::src || cfg.recurrence == Recurrence::asrc)
+      require(cfg.skip >= 1, "SpikingLayer::SpikingLayer",
+              std::string(cfg.recurrence == Recurrence::src ? "lambda" : "T_lambda") + " >= 1",
+              cfg.skip);
+    weight_ = layout.add(prefix + ".weight", cfg.size, cfg.input_size, ParamGroup::weights);
+    if (cfg.bias) bias_ = layout.add(prefix + ".bias", 1, cfg.size, ParamGroup::weights);
+    if (cfg.recurrence != Recurrence::none)
+      recurrent_ = layout.add(prefix + ".recurrent", cfg.size, cfg.size, ParamGroup::weights);
+    if (cfg.recurrence == Recurrence::asrc)
+      skip_ = shared_skip_entry >= 0
+                  ? shared_skip_entry
+                  : layout.add(prefix + ".skip_logits", 1, cfg.skip, ParamGroup::skip);
+  }
+
+  const HiddenLayerConfig& config() const { return cfg_; }
+  Index size() const { return cfg_.size; }
+  Index input_size() const { return cfg_.input_size; }
+  Index lag_count() const { return max_lag(cfg_.recurrence, cfg_.skip); }
+  Index weight_entry() const { return weight_; }
+  Index bias_entry() const { return bias_; }
+  Index recurrent_entry() const { return recurrent_; }
+  Index skip_entry() const { return skip_; }
+
+  /// Transposed copies of W and W_rec for the row kernel; call once per parameter update.
+  void prepare(const ParamLayout& layout, const Vector<T>& params) {
+    WT_ = view(params, layout.entry(weight_)).transpose();
+    if (recurrent_ >= 0) WrecT_ = view(params, layout.entry(recurrent_)).transpose();
+  }
+
+  /// Whole-sequence forward of one chunk. `coeff` has lag_count() entries (c_1..c_K).
+  /// `mask` is Bc x H (nullptr: no dropout).
+  template <typename XDerived>
+  void forward(const ParamLayout& layout, const Vector<T>& params,
+               const Eigen::MatrixBase<XDerived>& x, Index Bc, const Matrix<T>* mask,
+               const std::vector<T>& coeff, KernelChoice kc, LayerCache<T>& c) const {
+    const Index H = cfg_.size, steps = x.rows() / Bc;
+    const auto W = view(params, layout.entry(weight_));
+    const T* b = bias_ >= 0 ? params.data() + layout.entry(bias_).offset : nullptr;
+
+    // Feed-forward drive of all steps at once.
+    c.G.resize(steps * Bc, H);
+    if (kc.sparse_input) {
+      project_rows<T>(x, WT_, b, c.G, false);
+    } else {
+      c.G.noalias() = x * W.transpose();
+      if (b) c.G.rowwise() += Eigen::Map<const RowVector<T>>(b, H);
+    }
+    if (mask)
+      for (Index t = 0; t < steps; ++t) c.G.middleRows(t * Bc, Bc).array() *= mask->array();
+
+    c.V.resize(steps * Bc, H);
+    c.S.resize(steps * Bc, H);
+    c.vprev.setZero(Bc, H);
+    const Index K = lag_count();
+    const Index single = single_lag(coeff);
+    const bool mixture = K > 0 && single == 0;  // ASRC in training
+    if (mixture) c.ring.resize(K * Bc, H);
+    const auto Wrec = recurrent_ >= 0 ? view(params, layout.entry(recurrent_))
+                                      : ConstMatrixMap<T>(nullptr, 0, 0);
+
+    for (Index t = 0; t < steps; ++t) {
+      auto I = c.V.middleRows(t * Bc, Bc);
+      I = c.G.middleRows(t * Bc, Bc);
+      if (K > 0) {
+        if (!mixture) {
+          if (t - single >= 0)
+            add_recurrent(c.S.middleRows((t - single) * Bc, Bc), Wrec, kc, I);
+        } else {
+          for (Index j = 1; j <= K && j <= t; ++j)
+            I += coeff[size_t(j - 1)] * c.ring.middleRows(((t - j) % K) * Bc, Bc);
+        }
+      }
+      charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
+      if (mixture) {
+        auto Y = c.ring.middleRows((t % K) * Bc, Bc);
+        Y.setZero();
+        add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y);
+      }
+    }
+  }
+
+  /// One step of streaming inference (evaluation semantics, single lag `lag`):
+  /// `a` (B x H) holds nothing on entry and the membrane v_t on exit; `history`
+  /// gives the spike block s_{t-lag} or nullptr when t < lag. Uses the same kernels,
+  /// in the same order, as forward() in evaluation, so the results are identical.
+  template <typename XDerived, typename SDerived>
+  void stream_step(const ParamLayout& layout, const Vector<T>& params,
+                   const Eigen::MatrixBase<XDerived>& x, const Matrix<T>* history,
+                   Matrix<T>& a, Matrix<T>& vprev, Eigen::MatrixBase<SDerived>& s) const {
+    const T* b = bias_ >= 0 ? params.data() + layout.entry(bias_).offset : nullptr;
+    a.resize(x.rows(), cfg_.size);
+    project_rows<T>(x, WT_, b, a, false);
+    if (history) project_rows<T>(*history, WrecT_, nullptr, a, true);
+    charge_fire_reset(a, vprev, s);
+  }
+
+  /// Backward of one chunk (see the contract at the top of this file).
+  template <typename XDerived>
+  void backward(const ParamLayout& layout, const Vector<T>& params,
+                const Eigen::MatrixBase<XDerived>& x, Index Bc, const Matrix<T>* mask,
+                const std::vector<T>& coeff, KernelChoice kc, LayerCache<T>& c,
+                Vector<T>& grad, Matrix<T>* grad_input, std::vector<T>& grad_coeff) const {
+    const Index H = cfg_.size, steps = x.rows() / Bc, K = lag_count();
+    const T d = static_cast<T>(cfg_.lif.decay), theta = static_cast<T>(cfg_.lif.threshold);
+    const bool soft = cfg_.lif.reset == ResetMode::soft, detach = cfg_.lif.detach_reset;
+    const Surrogate sg = cfg_.lif.surrogate;
+    const auto W = view(params, layout.entry(weight_));
+    const auto Wrec = recurrent_ >= 0 ? view(params, layout.entry(recurrent_))
+                                      : ConstMatrixMap<T>(nullptr, 0, 0);
+    auto& gnext = c.vprev;  // dL/dv_{t+1}
+    gnext.setZero(Bc, H);
+    c.gy.resize(Bc, H);
+
+    for (Index t = steps - 1; t >= 0; --t) {
+      auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/dI_t
+      auto V = c.V.middleRows(t * Bc, Bc);
+      const auto S = c.S.middleRows(t * Bc, Bc);
+      bool has_gy = false;
+      if (K > 0) {
+        // dL/dY_t = sum_j c_j dL/dI_{t+j}: rows of later steps already hold dL/dI.
+        c.gy.setZero();
+        for (Index j = 1; j <= K && t + j < steps; ++j) {
+          const T cj = coeff[size_t(j - 1)];
+          if (cj == T(0)) continue;
+          c.gy += cj * c.G.middleRows((t + j) * Bc, Bc);
+          has_gy = true;
+        }
+        if (has_gy) gS.noalias() += c.gy * Wrec;
+      }
+      for (Index i = 0; i < Bc; ++i) {
+        for (Index h = 0; h < H; ++h) {
+          const T v = V(i, h);
+          const T gvp = d * gnext(i, h);  // dL/dv'_t
+          T gs = gS(i, h);
+          T gv;
+          if (soft) {
+            if (!detach) gs -= theta * gvp;
+            gv = gs * surrogate_grad<T>(sg, v - theta) + gvp;
+          } else {
+            if (!detach) gs -= v * gvp;
+            gv = gs * surrogate_grad<T>(sg, v - theta) + gvp * (T(1) - S(i, h));
+          }
+          gS(i, h) = gv;
+          gnext(i, h) = gv;
+        }
+      }
+      if (K > 0) {
+        if (has_gy)
+          V = c.gy;
+        else
+          V.setZero();
+      }
+    }
+
+    if (K > 0) {
+      // dW_rec = sum_t dL/dY_t^T s_t: one product over all rows.
+      auto gWrec = view(grad, layout.entry(recurrent_));
+      gWrec.noalias() += c.V.transpose() * c.S;
+      if (skip_ >= 0 && single_lag(coeff) == 0) {
+        // dL/dc_j = sum_t <dL/dI_t, Y_{t-j}> with Y = S W_rec^T recomputed into V.
+        if (kc.sparse_recurrent) {
+          project_rows<T>(c.S, WrecT_, nullptr, c.V, false);
+        } else {
+          c.V.noalias() = c.S * Wrec.transpose();
+        }
+        for (Index j = 1; j <= K && j < steps; ++j) {
+          const Index n = (steps - j) * Bc * H;
+          const Eigen::Map<const Vector<T>> gi(c.G.data() + j * Bc * H, n);
+          const Eigen::Map<const Vector<T>> y(c.V.data(), n);
+          grad_coeff[size_t(j - 1)] += gi.dot(y);
+        }
+      }
+    }
+    if (mask)
+      for (Index t = 0; t < steps; ++t) c.G.middleRows(t * Bc, Bc).array() *= mask->array();
+    if (bias_ >= 0) view(grad, layout.entry(bias_)).row(0) += c.G.colwise().sum();
+    view(grad, layout.entry(weight_)).noalias() += c.G.transpose() * x;
+    if (grad_input) grad_input->noalias() = c.G * W;
+  }
+
+  /// Index of the single non-zero coefficient (1-based), or 0 for a mixture / no lag.
+  static Index single_lag(const std::vector<T>& coeff) {
+    Index found = 0;
+    for (size_t j = 0; j < coeff.size(); ++j) {
+      if (coeff[j] == T(0)) continue;
+      if (found != 0 || coeff[j] != T(1)) return 0;
+      found = static_cast<Index>(j) + 1;
+    }
+    return found;
+  }
+
+ private:
+  template <typename SDerived, typename ODerived>
+  void add_recurrent(const Eigen::MatrixBase<SDerived>& s, const ConstMatrixMap<T>& Wrec,
+                     KernelChoice kc, Eigen::MatrixBase<ODerived>& out) const {
+    if (kc.sparse_recurrent)
+      project_rows<T>(s, WrecT_, nullptr, out, true);
+    else
+      out.derived().noalias() += s * Wrec.transpose();
+  }
+
+  /// In: I holds I_t, vprev holds v'_{t-1}. Out: I holds v_t, vprev holds v'_t, s holds s_t.
+  template <typename IDerived, typename SDerived>
+  void charge_fire_reset(Eigen::MatrixBase<IDerived>& I, Matrix<T>& vprev,
+                         Eigen::MatrixBase<SDerived>&& s) const {
+    charge_fire_reset(I, vprev, s);
+  }
+  template <typename IDerived, typename SDerived>
+  void charge_fire_reset(Eigen::MatrixBase<IDerived>& I, Matrix<T>& vprev,
+                         Eigen::MatrixBase<SDerived>& s) const {
+    const T d = static_cast<T>(cfg_.lif.decay), theta = static_cast<T>(cfg_.lif.threshold);
+    const bool soft = cfg_.lif.reset == ResetMode::soft;
+    const Surrogate sg = cfg_.lif.surrogate;
+    const SpikeFunction fn = cfg_.lif.spike_fn;
+    for (Index i = 0; i < I.rows(); ++i) {
+      for (Index h = 0; h < I.cols(); ++h) {
+        const T v = d * vprev(i, h) + I.derived().coeff(i, h);  // charge
+        const T sp = spike_value<T>(sg, fn, v - theta);          // fire
+        I.derived().coeffRef(i, h) = v;
+        s.derived().coeffRef(i, h) = sp;
+        vprev(i, h) = soft ? v - theta * sp : v * (T(1) - sp);  // reset
+      }
+    }
+  }
+  template <typename IDerived, typename SDerived>
+  void charge_fire_reset(Eigen::MatrixBase<IDerived>&& I, Matrix<T>& vprev,
+                         Eigen::MatrixBase<SDerived>&& s) const {
+    charge_fire_reset(I, vprev, s);
+  }
+
+  HiddenLayerConfig cfg_;
+  Index weight_ = -1, bias_ = -1, recurrent_ = -1, skip_ = -1;
+  Matrix<T> WT_, WrecT_;
+};
+
+}  // namespace asrc

@@ -1,0 +1,427 @@
+#pragma once
+// A recurrent spiking network: L hidden layers (layers/spiking_layer.hpp) and a readout
+// summed over time (layers/readout.hpp), trained with full BPTT (spec sections 3-4).
+//
+// Threads: the batch is split into fixed chunks of `chunk_size` sequences. Each chunk
+// runs forward and backward on its own, into its own gradient buffer; the chunk
+// gradients and losses are then added in chunk order. The chunking depends only on
+// the batch size, never on the thread count, so results are bitwise identical for any
+// number of OpenMP threads. Eigen's own threading is off (EIGEN_DONT_PARALLELIZE).
+#include <omp.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <Eigen/QR>
+
+#include "asrc/core/random.hpp"
+#include "asrc/layers/readout.hpp"
+#include "asrc/layers/spiking_layer.hpp"
+
+namespace asrc {
+
+/// Which products use the spike-aware row kernels.
+enum class KernelPolicy {
+  automatic,  ///< row kernels for binary spikes in training, for everything in evaluation
+  dense,      ///< Eigen GEMM everywhere (the reference path for checking the fast kernels)
+};
+
+/// Settings of a whole network, with the reference defaults (spec section 7).
+struct NetworkConfig {
+  Index input_size = 1;
+  std::vector<Index> hidden = {64, 128, 128};
+  Index num_classes = 10;
+  Recurrence recurrence = Recurrence::src;
+  Index skip = 16;            ///< lambda (SRC) or T_lambda (ASRC)
+  bool network_wise = false;  ///< ASRC: one lag kernel w shared by all layers
+  bool bias = true;
+  double dropout = 0.0;
+  LifConfig lif;
+  std::uint64_t seed = 0;     ///< initialisation seed
+  Index chunk_size = 16;      ///< sequences per work item (fixes the reduction order)
+  int threads = 0;            ///< OpenMP threads; 0: OpenMP's default
+  KernelPolicy kernels = KernelPolicy::automatic;
+
+  void validate() const {
+    require(input_size > 0, "NetworkConfig::validate", "input_size > 0", input_size);
+    require(!hidden.empty(), "NetworkConfig::validate", "at least one hidden layer", "none");
+    for (Index h : hidden) require(h > 0, "NetworkConfig::validate", "hidden widths > 0", h);
+    require(num_classes >= 2, "NetworkConfig::validate", "num_classes >= 2", num_classes);
+    if (recurrence == Recurrence::src)
+      require(skip >= 1, "NetworkConfig::validate", "lambda >= 1", skip);
+    if (recurrence == Recurrence::asrc)
+      require(skip >= 1, "NetworkConfig::validate", "T_lambda >= 1", skip);
+    require(dropout >= 0.0 && dropout < 1.0, "NetworkConfig::validate", "dropout in [0, 1)",
+            dropout);
+    require(chunk_size >= 1, "NetworkConfig::validate", "chunk_size >= 1", chunk_size);
+    require(threads >= 0, "NetworkConfig::validate", "threads >= 0", threads);
+    lif.validate();
+  }
+
+  Index lag() const { return max_lag(recurrence, skip); }
+};
+
+/// Streaming state: per layer, the membrane and a circular buffer of the last K spike
+/// vectors (K = lambda, T_lambda or 1); plus the readout's running spike counts.
+template <typename T>
+struct StreamState {
+  Index batch = 0;
+  Index steps = 0;  ///< steps fed so far
+  std::vector<Matrix<T>> vprev;              ///< per layer, B x H
+  std::vector<std::vector<Matrix<T>>> ring;  ///< per layer, K blocks of B x H
+  std::vector<Matrix<T>> spikes;             ///< per layer, the current step's spikes
+  Matrix<T> counts;                          ///< B x H_L
+  Matrix<T> scratch;
+};
+
+template <typename T>
+class Network {
+ public:
+  explicit Network(const NetworkConfig& cfg) : cfg_(cfg), dropout_rng_(cfg.seed ^ 0xd1b54a32d192ed03ULL) {
+    cfg_.validate();
+    Index shared_skip = -1;
+    if (cfg_.recurrence == Recurrence::asrc && cfg_.network_wise)
+      shared_skip = layout_.add("skip_logits", 1, cfg_.skip, ParamGroup::skip);
+    Index in = cfg_.input_size;
+    for (size_t l = 0; l < cfg_.hidden.size(); ++l) {
+      HiddenLayerConfig hc;
+      hc.input_size = in;
+      hc.size = cfg_.hidden[l];
+      hc.bias = cfg_.bias;
+      hc.recurrence = cfg_.recurrence;
+      hc.skip = cfg_.skip;
+      hc.dropout = cfg_.dropout;
+      hc.lif = cfg_.lif;
+      layers_.emplace_back(hc, layout_, "hidden" + std::to_string(l), shared_skip);
+      in = hc.size;
+    }
+    readout_ = std::make_unique<Readout<T>>(in, cfg_.num_classes, cfg_.bias, layout_);
+    params_.setZero(layout_.size());
+    initialize(cfg_.seed);
+  }
+
+  const NetworkConfig& config() const { return cfg_; }
+  const ParamLayout& layout() const { return layout_; }
+  Index num_params() const { return layout_.size(); }
+  const Vector<T>& params() const { return params_; }
+  /// Mutable parameters; call after changing them is not needed (prepared lazily).
+  Vector<T>& params() {
+    dirty_ = true;
+    return params_;
+  }
+  const std::vector<SpikingLayer<T>>& layers() const { return layers_; }
+
+  bool training() const { return training_; }
+  void set_training(bool on) { training_ = on; }
+  double tau() const { return tau_; }
+  void set_tau(double tau) {
+    require(tau > 0.0 && std::isfinite(tau), "Network::set_tau", "a finite tau > 0", tau);
+    tau_ = tau;
+  }
+  /// Generator of the dropout masks (its state belongs in checkpoints).
+  Rng& dropout_rng() { return dropout_rng_; }
+
+  /// Reference initialisation (torch defaults): U(+-1/sqrt(fan_in)) for every Linear
+  /// weight and bias, W_rec orthogonal (QR of a Gaussian matrix, signs fixed by diag R),
+  /// ASRC logits 0.
+  void initialize(std::uint64_t seed) {
+    Rng rng(seed);
+    for (const auto& e : layout_.entries()) {
+      auto P = view(params_, e);
+      if (e.group == ParamGroup::skip) {
+        P.setZero();
+      } else if (e.name.size() > 10 && e.name.compare(e.name.size() - 10, 10, ".recurrent") == 0) {
+        Eigen::MatrixXd g(e.rows, e.cols);
+        for (Index i = 0; i < e.rows; ++i)
+          for (Index j = 0; j < e.cols; ++j) g(i, j) = rng.normal();
+        Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
+        Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(e.rows, e.cols);
+        Eigen::MatrixXd r = qr.matrixQR().template triangularView<Eigen::Upper>();
+        for (Index j = 0; j < e.cols; ++j)
+          if (r(j, j) < 0) q.col(j) *= -1.0;
+        P = q.cast<T>();
+      } else {
+        // fan_in: columns of the weight this entry belongs to.
+        const std::string base = e.name.substr(0, e.name.rfind('.'));
+        const ParamEntry& w = layout_.entry(layout_.find(base + ".weight"));
+        const double bound = 1.0 / std::sqrt(static_cast<double>(w.cols));
+        for (Index i = 0; i < e.rows; ++i)
+          for (Index j = 0; j < e.cols; ++j) P(i, j) = static_cast<T>(rng.uniform(-bound, bound));
+      }
+    }
+    dirty_ = true;
+  }
+
+  /// Lag coefficients c_1..c_K of layer l in the current mode (see spiking_layer.hpp).
+  std::vector<T> lag_coefficients(size_t l) const {
+    const auto& layer = layers_[l];
+    const Index K = layer.lag_count();
+    std::vector<T> c(static_cast<size_t>(K), T(0));
+    if (K == 0) return c;
+    switch (cfg_.recurrence) {
+      case Recurrence::none: break;
+      case Recurrence::vanilla: c[0] = T(1); break;
+      case Recurrence::src: c[size_t(K - 1)] = T(1); break;
+      case Recurrence::asrc: {
+        const T* w = params_.data() + layout_.entry(layer.skip_entry()).offset;
+        if (training_)
+          c = skip_softmax<T>(w, K, tau_);
+        else
+          c[size_t(skip_argmax_lag<T>(w, K) - 1)] = T(1);
+        break;
+      }
+    }
+    return c;
+  }
+
+  /// The lag of each layer used in evaluation (1-based; 0 without recurrence).
+  std::vector<Index> eval_lags() const {
+    std::vector<Index> lags;
+    for (const auto& layer : layers_) {
+      const Index K = layer.lag_count();
+      if (K == 0) { lags.push_back(0); continue; }
+      if (cfg_.recurrence == Recurrence::asrc)
+        lags.push_back(skip_argmax_lag<T>(params_.data() + layout_.entry(layer.skip_entry()).offset, K));
+      else
+        lags.push_back(K);
+    }
+    return lags;
+  }
+
+  /// Forward only. x: (steps*batch) x input_size, time-major. Returns logits (batch x classes).
+  /// Training mode draws dropout masks from dropout_rng().
+  Matrix<T> forward(const Eigen::Ref<const Matrix<T>>& x, Index batch) {
+    Matrix<T> logits;
+    run(x, batch, nullptr, nullptr, nullptr, &logits);
+    return logits;
+  }
+
+  /// Forward and full BPTT. Returns the mean cross-entropy over the batch; ASSIGNS the
+  /// gradient of every parameter to `grad` (resized to num_params()), and dL/dx to
+  /// *grad_input when given; writes logits to *logits when given.
+  double forward_backward(const Eigen::Ref<const Matrix<T>>& x, Index batch,
+                          const std::vector<int>& labels, Vector<T>& grad,
+                          Matrix<T>* grad_input = nullptr, Matrix<T>* logits = nullptr) {
+    require(static_cast<Index>(labels.size()) == batch, "Network::forward_backward",
+            str_cat(batch, " labels"), labels.size());
+    return run(x, batch, labels.data(), &grad, grad_input, logits);
+  }
+
+  /// Streaming inference (evaluation semantics): start a state for `batch` sequences.
+  StreamState<T> make_stream(Index batch) const {
+    require(batch >= 1, "Network::make_stream", "batch >= 1", batch);
+    StreamState<T> st;
+    st.batch = batch;
+    const auto lags = eval_lags();
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const Index H = layers_[l].size();
+      st.vprev.push_back(Matrix<T>::Zero(batch, H));
+      st.ring.emplace_back(static_cast<size_t>(lags[l]), Matrix<T>::Zero(batch, H));
+      st.spikes.push_back(Matrix<T>::Zero(batch, H));
+    }
+    st.counts.setZero(batch, layers_.back().size());
+    return st;
+  }
+
+  /// Feed one time step x_t (batch x input_size). Each layer reads s_{t-lag} from its
+  /// circular buffer, then stores s_t in the slot it read. O(1) memory in time.
+  void stream_step(StreamState<T>& st, const Eigen::Ref<const Matrix<T>>& xt) {
+    require(xt.rows() == st.batch && xt.cols() == cfg_.input_size, "Network::stream_step",
+            str_cat("a ", st.batch, " x ", cfg_.input_size, " step"),
+            str_cat(xt.rows(), " x ", xt.cols()));
+    require(xt.allFinite(), "Network::stream_step", "finite inputs", "NaN or Inf");
+    prepare();
+    const Matrix<T>* in = nullptr;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      auto& ring = st.ring[l];
+      const Index K = static_cast<Index>(ring.size());
+      Matrix<T>* slot = K > 0 ? &ring[size_t(st.steps % K)] : nullptr;
+      const Matrix<T>* history = (K > 0 && st.steps >= K) ? slot : nullptr;
+      if (l == 0)
+        layers_[l].stream_step(layout_, params_, xt, history, st.scratch, st.vprev[l], st.spikes[l]);
+      else
+        layers_[l].stream_step(layout_, params_, *in, history, st.scratch, st.vprev[l], st.spikes[l]);
+      if (slot) *slot = st.spikes[l];
+      in = &st.spikes[l];
+    }
+    st.counts += st.spikes.back();
+    ++st.steps;
+  }
+
+  /// Logits of the steps fed so far (equal to forward() in evaluation mode).
+  Matrix<T> stream_logits(const StreamState<T>& st) {
+    prepare();
+    Matrix<T> out;
+    readout_->logits(layout_, params_, st.counts, st.steps, true, out);
+    return out;
+  }
+
+  /// Fraction of spikes per hidden layer in the last forward pass (whole batch).
+  const std::vector<double>& spike_rates() const { return spike_rates_; }
+
+ private:
+  struct Workspace {
+    Matrix<T> x;
+    std::vector<LayerCache<T>> layers;
+    Matrix<T> counts, logits, glogits, gx;
+  };
+
+  void prepare() {
+    if (!dirty_) return;
+    for (auto& layer : layers_) layer.prepare(layout_, params_);
+    readout_->prepare(layout_, params_);
+    dirty_ = false;
+  }
+
+  KernelChoice kernel_choice(size_t l) const {
+    KernelChoice kc;
+    if (cfg_.kernels == KernelPolicy::dense) return kc;
+    const bool binary = cfg_.lif.spike_fn == SpikeFunction::heaviside;
+    if (!training_) {
+      kc.sparse_input = true;  // row kernel: exact equality with streaming
+      kc.sparse_recurrent = true;
+      return kc;
+    }
+    kc.sparse_input = binary && l > 0;
+    kc.sparse_recurrent = binary;
+    return kc;
+  }
+
+  double run(const Eigen::Ref<const Matrix<T>>& x, Index batch, const int* labels,
+             Vector<T>* grad, Matrix<T>* grad_input, Matrix<T>* logits_out) {
+    require(batch >= 1, "Network::forward", "batch >= 1", batch);
+    require(x.cols() == cfg_.input_size, "Network::forward",
+            str_cat(cfg_.input_size, " input columns"), x.cols());
+    require(x.rows() % batch == 0 && x.rows() > 0, "Network::forward",
+            str_cat("a multiple of batch ", batch, " rows (time-major steps x batch)"), x.rows());
+    const Index steps = x.rows() / batch;
+    require(steps > cfg_.lag(), "Network::forward",
+            str_cat("sequences longer than the recurrent lag ", cfg_.lag(), " steps"), steps);
+    require(x.allFinite(), "Network::forward", "finite inputs", "NaN or Inf");
+    prepare();
+
+    const size_t L = layers_.size();
+    std::vector<std::vector<T>> coeff(L);
+    for (size_t l = 0; l < L; ++l) coeff[l] = lag_coefficients(l);
+
+    // Dropout masks: one B x H mask per layer, drawn here in a fixed order.
+    std::vector<Matrix<T>> masks;
+    const bool use_dropout = training_ && cfg_.dropout > 0.0;
+    if (use_dropout) {
+      const T keep_scale = T(1.0 / (1.0 - cfg_.dropout));
+      for (size_t l = 0; l < L; ++l) {
+        Matrix<T> m(batch, layers_[l].size());
+        for (Index i = 0; i < m.size(); ++i)
+          m.data()[i] = dropout_rng_.uniform01() < cfg_.dropout ? T(0) : keep_scale;
+        masks.push_back(std::move(m));
+      }
+    }
+
+    const Index C = cfg_.chunk_size;
+    const Index nchunks = (batch + C - 1) / C;
+    const int nthreads = cfg_.threads > 0 ? cfg_.threads : omp_get_max_threads();
+    if (static_cast<int>(work_.size()) < nthreads) work_.resize(static_cast<size_t>(nthreads));
+    chunk_loss_.assign(static_cast<size_t>(nchunks), 0.0);
+    chunk_spikes_.assign(static_cast<size_t>(nchunks) * L, 0.0);
+    if (grad) chunk_grad_.resize(static_cast<size_t>(nchunks));
+    if (logits_out) logits_out->resize(batch, cfg_.num_classes);
+    if (grad_input) grad_input->resize(x.rows(), x.cols());
+
+    std::vector<std::string> errors(static_cast<size_t>(nchunks));
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (Index ci = 0; ci < nchunks; ++ci) {
+      try {
+        Workspace& w = work_[static_cast<size_t>(omp_get_thread_num())];
+        const Index b0 = ci * C, Bc = std::min(C, batch - b0);
+        w.layers.resize(L);
+        w.x.resize(steps * Bc, cfg_.input_size);
+        for (Index t = 0; t < steps; ++t) w.x.middleRows(t * Bc, Bc) = x.middleRows(t * batch + b0, Bc);
+        std::vector<Matrix<T>> chunk_masks;
+        for (size_t l = 0; l < L && use_dropout; ++l)
+          chunk_masks.push_back(masks[l].middleRows(b0, Bc));
+
+        for (size_t l = 0; l < L; ++l) {
+          const Matrix<T>& in = l == 0 ? w.x : w.layers[l - 1].S;
+          layers_[l].forward(layout_, params_, in, Bc, use_dropout ? &chunk_masks[l] : nullptr,
+                             coeff[l], kernel_choice(l), w.layers[l]);
+          chunk_spikes_[size_t(ci) * L + l] = static_cast<double>(w.layers[l].S.sum());
+        }
+        Readout<T>::counts(w.layers.back().S, Bc, w.counts);
+        readout_->logits(layout_, params_, w.counts, steps, !training_ && cfg_.kernels != KernelPolicy::dense, w.logits);
+        if (logits_out) logits_out->middleRows(b0, Bc) = w.logits;
+        if (!grad) continue;
+
+        chunk_loss_[size_t(ci)] = softmax_cross_entropy(w.logits, labels + b0, batch, &w.glogits);
+        Vector<T>& g = chunk_grad_[size_t(ci)];
+        g.setZero(layout_.size());
+        std::vector<std::vector<T>> gcoeff(L);
+        readout_->backward(layout_, params_, w.counts, w.glogits, steps, g, w.layers.back().G);
+        for (size_t l = L; l-- > 0;) {
+          gcoeff[l].assign(coeff[l].size(), T(0));
+          const Matrix<T>& in = l == 0 ? w.x : w.layers[l - 1].S;
+          Matrix<T>* gin = l > 0 ? &w.layers[l - 1].G : (grad_input ? &w.gx : nullptr);
+          layers_[l].backward(layout_, params_, in, Bc, use_dropout ? &chunk_masks[l] : nullptr,
+                              coeff[l], kernel_choice(l), w.layers[l], g, gin, gcoeff[l]);
+        }
+        add_skip_grad(coeff, gcoeff, g);
+        if (grad_input)
+          for (Index t = 0; t < steps; ++t)
+            grad_input->middleRows(t * batch + b0, Bc) = w.gx.middleRows(t * Bc, Bc);
+      } catch (const std::exception& e) {
+        errors[size_t(ci)] = e.what();
+      }
+    }
+    for (const auto& e : errors)
+      if (!e.empty()) throw std::invalid_argument(e);
+
+    spike_rates_.assign(L, 0.0);
+    for (size_t l = 0; l < L; ++l) {
+      double s = 0;
+      for (Index ci = 0; ci < nchunks; ++ci) s += chunk_spikes_[size_t(ci) * L + l];
+      spike_rates_[l] = s / (double(steps) * double(batch) * double(layers_[l].size()));
+    }
+    if (!grad) return 0.0;
+    // Fixed-order reduction over chunks.
+    grad->setZero(layout_.size());
+    double loss = 0.0;
+    for (Index ci = 0; ci < nchunks; ++ci) {
+      *grad += chunk_grad_[size_t(ci)];
+      loss += chunk_loss_[size_t(ci)];
+    }
+    return loss / static_cast<double>(batch);
+  }
+
+  /// dL/dw for ASRC from dL/dc (c = softmax(w / tau)):
+  /// dL/dw_i = (1/tau) c_i (dL/dc_i - sum_j c_j dL/dc_j).
+  void add_skip_grad(const std::vector<std::vector<T>>& coeff,
+                     const std::vector<std::vector<T>>& gcoeff, Vector<T>& g) const {
+    if (cfg_.recurrence != Recurrence::asrc || !training_) return;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const auto& c = coeff[l];
+      const auto& gc = gcoeff[l];
+      T dot = 0;
+      for (size_t j = 0; j < c.size(); ++j) dot += c[j] * gc[j];
+      T* gw = g.data() + layout_.entry(layers_[l].skip_entry()).offset;
+      for (size_t j = 0; j < c.size(); ++j)
+        gw[j] += c[j] * (gc[j] - dot) / static_cast<T>(tau_);
+    }
+  }
+
+  NetworkConfig cfg_;
+  Rng dropout_rng_;
+  ParamLayout layout_;
+  std::vector<SpikingLayer<T>> layers_;
+  std::unique_ptr<Readout<T>> readout_;
+  Vector<T> params_;
+  bool dirty_ = true;
+  bool training_ = true;
+  double tau_ = 1.0;
+  std::vector<Workspace> work_;
+  std::vector<Vector<T>> chunk_grad_;
+  std::vector<double> chunk_loss_, chunk_spikes_;
+  std::vector<double> spike_rates_;
+};
+
+}  // namespace asrc
