@@ -14,3 +14,8 @@
 #include "asrc/neuron/surrogate.hpp"
 #include "asrc/data/dataset.hpp"
 #include "asrc/core/gradient_check.hpp"
+#include "asrc/train/trainer.hpp"
+#include "asrc/train/run_config.hpp"
+#include "asrc/optim/adam.hpp"
+#include "asrc/optim/schedule.hpp"
+#include "asrc/io/checkpoint.hpp"

@@ -1,0 +1,195 @@
+// asrc-train: trains and evaluates the models of Table 1 of the ASRC-SNN paper.
+//
+//   asrc-train --preset smnist-asrc --dataset-dir data/mnist
+//   asrc-train --preset psmnist-src-212 --epochs 50 --threads 2
+//   asrc-train --resume results/smnist-asrc
+//   asrc-train --preset smnist-asrc --eval-only results/smnist-asrc/best.ckpt
+//
+// Flags follow the authors' main.py where it has them; --help lists them all.
+#include <asrc/asrc.hpp>
+#include <asrc/train/tasks.hpp>
+#include <asrc/train/trainer.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+using namespace asrc;
+
+namespace {
+
+struct Flag {
+  const char* name;
+  const char* value;
+  const char* help;
+};
+
+const Flag kFlags[] = {
+    {"preset", "NAME", "start from a Table 1 row; later flags override it"},
+    {"task", "smnist|psmnist|ssc|shd|gsc", "dataset and its preprocessing"},
+    {"model-version", "SRC|ASRC|RSNN|FF", "recurrence: skip, adaptive skip, vanilla, none"},
+    {"layers", "W1,W2,...", "hidden layer widths"},
+    {"skip", "N", "lambda (SRC) or T_lambda (ASRC)"},
+    {"lr", "X", "peak learning rate of weights and biases"},
+    {"lr-skip", "X", "peak learning rate of the ASRC lag logits w"},
+    {"lr-neuron", "X", "learning rate of neuron parameters"},
+    {"wd", "X", "weight decay of weights and biases"},
+    {"optim", "adam|adamw", "optimizer (adamw: decoupled weight decay)"},
+    {"scheduler", "onecycle|cos|constant", "learning-rate schedule, stepped per epoch"},
+    {"drop", "P", "dropout probability (one mask per sequence)"},
+    {"bias", "true|false", "biases in every Linear"},
+    {"epochs", "N", "number of epochs (the schedule spans them)"},
+    {"batch-size", "N", "samples per batch"},
+    {"seed", "N", "initialisation, shuffling, dropout and PS-MNIST permutation seed"},
+    {"decay-para", "X", "membrane decay d of the LIF neuron"},
+    {"threshold", "X", "firing threshold theta"},
+    {"sg", "triangle|exp|rectangle|gau", "surrogate gradient"},
+    {"de-tau", "X", "ASRC temperature decay per epoch (tau = de_tau^epoch)"},
+    {"network-wise", "", "ASRC: one lag kernel shared by all layers"},
+    {"hard-reset", "", "reset the membrane to 0 instead of subtracting theta"},
+    {"detach-reset", "", "no gradient through the reset term"},
+    {"dataset-dir", "DIR", "where the dataset files are (see README)"},
+    {"results-dir", "DIR", "logs and checkpoints (default results/<preset>)"},
+    {"threads", "N", "OpenMP threads (0: all cores)"},
+    {"chunk-size", "N", "sequences per parallel work item (results depend on it, not on threads)"},
+    {"n-bins", "N", "SSC/SHD: input units summed per channel"},
+    {"cache-dir", "DIR", "GSC feature cache (default <dataset-dir>/.asrc-cache)"},
+    {"limit-train", "N", "use only the first N training samples (0: all)"},
+    {"limit-test", "N", "use only the first N test samples (0: all)"},
+    {"valid-split", "N", "hold out N training samples to select the best epoch"},
+    {"resume", "DIR", "continue the run whose last.ckpt is in DIR"},
+    {"eval-only", "CHECKPOINT", "evaluate a checkpoint on the test set and exit"},
+    {"count-params", "", "print the number of trainable parameters and exit"},
+    {"help", "", "this text"},
+};
+
+void print_help() {
+  const RunConfig d = make_preset("smnist-asrc");
+  const auto defaults = d.to_map();
+  std::printf("usage: asrc-train [--preset NAME] [--flag value ...]\n\n");
+  std::printf("Trains a recurrent spiking network (SRC / ASRC / RSNN / FF) with BPTT.\n");
+  std::printf("Defaults are those of the smnist-asrc preset.\n\n");
+  for (const auto& f : kFlags) {
+    std::string left = std::string("--") + f.name + (f.value[0] ? std::string(" ") + f.value : "");
+    std::string def;
+    auto it = defaults.find(f.name);
+    if (it != defaults.end() && !it->second.empty()) def = " [default: " + it->second + "]";
+    std::printf("  %-38s %s%s\n", left.c_str(), f.help, def.c_str());
+  }
+  std::printf("\npresets:");
+  for (const auto& n : preset_names()) std::printf(" %s", n.c_str());
+  std::printf("\n");
+}
+
+bool is_switch(const std::string& k) {
+  return k == "network-wise" || k == "hard-reset" || k == "detach-reset" || k == "count-params" ||
+         k == "help";
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::pair<std::string, std::string>> opts;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    require(a.rfind("--", 0) == 0, "asrc-train", "an option starting with --", "'" + a + "'");
+    a = a.substr(2);
+    std::string v;
+    const auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      v = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    } else if (!is_switch(a)) {
+      require(i + 1 < argc, "asrc-train", "a value after --" + a, "end of the command line");
+      v = argv[++i];
+    } else {
+      v = "1";
+    }
+    opts.emplace_back(a, v);
+  }
+  RunConfig cfg = make_preset("smnist-asrc");
+  cfg.preset.clear();
+  std::string resume, eval_only;
+  bool count_params = false;
+  for (const auto& [k, v] : opts) {
+    if (k == "help") {
+      print_help();
+      return 0;
+    }
+    if (k == "preset") cfg = make_preset(v);
+  }
+  for (const auto& [k, v] : opts) {
+    if (k == "preset") continue;
+    if (k == "resume") resume = v;
+    else if (k == "eval-only") eval_only = v;
+    else if (k == "count-params") count_params = true;
+    else cfg.set(k, v);
+  }
+  std::vector<int> saved_perm;
+  if (!resume.empty()) {
+    // The run's own configuration comes from its checkpoint.
+    const Checkpoint c = load_checkpoint(join_path(resume, "last.ckpt"));
+    std::map<std::string, std::string> m;
+    for (const auto& [k, v] : c.meta)
+      if (k.rfind("config.", 0) == 0) m[k.substr(7)] = v;
+    RunConfig saved = RunConfig::from_map(m);
+    for (const auto& [k, v] : opts)  // only run-time settings may change on resume
+      if (k == "threads" || k == "dataset-dir" || k == "cache-dir") saved.set(k, v);
+    saved.results_dir = resume;
+    cfg = saved;
+    if (c.has_ints("permutation"))
+      for (auto p : c.ints_at("permutation")) saved_perm.push_back(int(p));
+  }
+  if (!eval_only.empty()) {
+    const Checkpoint c = load_checkpoint(eval_only);
+    if (c.has_ints("permutation"))
+      for (auto p : c.ints_at("permutation")) saved_perm.push_back(int(p));
+  }
+  cfg.validate();
+  if (count_params) {
+    Network<float> net(cfg.network_config());
+    std::printf("%ld\n", long(net.num_params()));
+    return 0;
+  }
+
+  const TaskData data = load_task(cfg, saved_perm.empty() ? nullptr : &saved_perm);
+  std::cout << "asrc-train: " << cfg.run_name() << "  " << cfg.model << " layers";
+  for (Index h : cfg.layers) std::cout << " " << h;
+  std::cout << "  skip " << cfg.skip << "  train: " << data.train->describe()
+            << "  test: " << data.test->describe();
+  if (data.valid) std::cout << "  valid: " << data.valid->describe();
+  std::cout << std::endl;
+  if (!data.notes.empty()) std::cout << "data: " << data.notes << std::endl;
+
+  Trainer trainer(cfg, data.train, data.test, data.valid);
+  if (!data.permutation.empty())
+    trainer.extra_ints["permutation"] = std::vector<std::int64_t>(data.permutation.begin(), data.permutation.end());
+  std::cout << "parameters: " << trainer.network().num_params() << "  results: " << trainer.config().results_dir
+            << std::endl;
+  if (!eval_only.empty()) {
+    trainer.load(eval_only, false);
+    const EvalResult r = trainer.evaluate(*data.test);
+    std::printf("test loss %.4f  accuracy %.2f%% (%ld samples)\n", r.loss, r.accuracy, long(r.samples));
+    return 0;
+  }
+  if (!resume.empty()) {
+    trainer.load(join_path(resume, "last.ckpt"), true);
+    std::cout << "resumed at epoch " << trainer.next_epoch() + 1 << " of " << cfg.epochs << std::endl;
+  }
+  try {
+    trainer.fit();
+  } catch (const NonFiniteError& e) {
+    std::cerr << "asrc-train: stopped: " << e.what() << "\n  resume with: asrc-train --resume "
+              << trainer.config().results_dir << std::endl;
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "asrc-train: error: " << e.what() << std::endl;
+    return 2;
+  }
+}

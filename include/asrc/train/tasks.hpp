@@ -1,0 +1,95 @@
+#pragma once
+// Datasets of each task of Table 1, built from a RunConfig (spec section 6).
+//   smnist / psmnist: the four MNIST IDX files in --dataset-dir (plain or .gz)
+//   ssc / shd:        ssc_train.h5, ssc_test.h5 (shd_*.h5) in --dataset-dir (needs HDF5)
+//   gsc:              the Speech Commands root in --dataset-dir (word folders + lists)
+#include <memory>
+#include <numeric>
+
+#include "asrc/data/dataset.hpp"
+#include "asrc/data/gsc.hpp"
+#include "asrc/data/mnist.hpp"
+#include "asrc/train/run_config.hpp"
+#ifdef ASRC_HAVE_HDF5
+#include "asrc/data/spike_hdf5.hpp"
+#endif
+
+namespace asrc {
+
+struct TaskData {
+  std::shared_ptr<const Dataset> train, test, valid;
+  std::vector<int> permutation;  ///< PS-MNIST only
+  std::string notes;             ///< what the loader counted (dropped spikes, missing clips)
+};
+
+inline std::string join_path(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : (dir.back() == '/' ? dir + name : dir + "/" + name);
+}
+
+/// Hold out `n` training samples (a seeded random choice) for validation.
+inline void split_validation(TaskData& d, Index n, std::uint64_t seed) {
+  if (n <= 0) return;
+  const Index N = d.train->size();
+  require(n < N, "split_validation", str_cat("--valid-split below the ", N, " training samples"), n);
+  std::vector<Index> idx(static_cast<size_t>(N));
+  std::iota(idx.begin(), idx.end(), Index(0));
+  Rng rng(seed ^ 0x76616c6964ULL);
+  for (Index i = N - 1; i > 0; --i) std::swap(idx[size_t(i)], idx[size_t(rng.below(std::uint64_t(i + 1)))]);
+  std::vector<Index> valid(idx.begin(), idx.begin() + n), train(idx.begin() + n, idx.end());
+  std::sort(valid.begin(), valid.end());
+  std::sort(train.begin(), train.end());
+  auto base = d.train;
+  d.valid = std::make_shared<SubsetDataset>(base, valid, "validation split");
+  d.train = std::make_shared<SubsetDataset>(base, train, "training split");
+}
+
+/// Load the datasets of cfg.task. `saved_permutation` (PS-MNIST) overrides the seeded one.
+inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_permutation = nullptr) {
+  TaskData d;
+  if (cfg.task == "smnist" || cfg.task == "psmnist") {
+    auto train = std::make_shared<MnistDataset>(cfg.dataset_dir, MnistSplit::train, cfg.limit_train);
+    auto test = std::make_shared<MnistDataset>(cfg.dataset_dir, MnistSplit::test, cfg.limit_test);
+    if (cfg.task == "psmnist") {
+      d.permutation = saved_permutation ? *saved_permutation : make_permutation(cfg.seed);
+      train->set_permutation(d.permutation);
+      test->set_permutation(d.permutation);
+    }
+    d.train = train;
+    d.test = test;
+  } else if (cfg.task == "ssc" || cfg.task == "shd") {
+#ifdef ASRC_HAVE_HDF5
+    SpikeHdf5Options o = cfg.task == "ssc" ? SpikeHdf5Options::ssc() : SpikeHdf5Options::shd();
+    o.n_bins = cfg.n_bins;
+    o.limit = cfg.limit_train;
+    auto train = std::make_shared<SpikeDataset>(join_path(cfg.dataset_dir, cfg.task + "_train.h5"), o);
+    o.limit = cfg.limit_test;
+    auto test = std::make_shared<SpikeDataset>(join_path(cfg.dataset_dir, cfg.task + "_test.h5"), o);
+    d.notes = str_cat("spikes at or after 1.4 s dropped: train ", train->spikes_dropped(), ", test ",
+                      test->spikes_dropped());
+    d.train = train;
+    d.test = test;
+#else
+    fail_expected("load_task", "a build with HDF5 (libhdf5-dev) for --task " + cfg.task, "none");
+#endif
+  } else if (cfg.task == "gsc") {
+    GscOptions o;
+    o.cache_dir = cfg.cache_dir.empty() ? join_path(cfg.dataset_dir, ".asrc-cache") : cfg.cache_dir;
+    o.threads = cfg.threads;
+    std::shared_ptr<const Dataset> train = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::train, o);
+    std::shared_ptr<const Dataset> test = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::test, o);
+    auto first = [](std::shared_ptr<const Dataset> ds, Index n, const char* name) -> std::shared_ptr<const Dataset> {
+      if (n <= 0 || n >= ds->size()) return ds;
+      std::vector<Index> idx(static_cast<size_t>(n));
+      std::iota(idx.begin(), idx.end(), Index(0));
+      return std::make_shared<SubsetDataset>(ds, idx, name);
+    };
+    d.train = first(train, cfg.limit_train, "GSC train");
+    d.test = first(test, cfg.limit_test, "GSC test");
+  } else {
+    fail_expected("load_task", "--task smnist|psmnist|ssc|shd|gsc", cfg.task);
+  }
+  split_validation(d, cfg.valid_split, cfg.seed);
+  return d;
+}
+
+}  // namespace asrc

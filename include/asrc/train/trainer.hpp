@@ -1,0 +1,399 @@
+#pragma once
+// The training loop of the reference (spec section 5): per epoch, train over shuffled
+// batches, evaluate, step the schedules, decay tau; log each epoch to CSV and JSON lines;
+// keep `last.ckpt` and `best.ckpt` (atomic writes); resume exactly from `last.ckpt`.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <sys/stat.h>
+
+#include "asrc/data/dataset.hpp"
+#include "asrc/io/checkpoint.hpp"
+#include "asrc/optim/adam.hpp"
+#include "asrc/optim/schedule.hpp"
+#include "asrc/train/run_config.hpp"
+
+namespace asrc {
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;  ///< percent
+  Index samples = 0;
+};
+
+struct EpochRecord {
+  Index epoch = 0;
+  double lr = 0, lr_skip = 0, beta1 = 0, tau = 1;
+  double train_loss = 0, train_acc = 0;
+  EvalResult test, valid;
+  double best_acc = 0;
+  Index best_epoch = -1;
+  double seconds = 0, samples_per_s = 0;
+  std::vector<std::vector<double>> skip_kernels;  ///< ASRC: softmax(w / tau) per layer
+  std::vector<Index> lags;                         ///< evaluation lag per layer
+  std::vector<double> spike_rates;
+};
+
+inline bool make_dirs(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!cur.empty()) mkdir(cur.c_str(), 0755);
+    }
+    if (i < path.size()) cur += path[i];
+  }
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/// Raised when a loss or gradient stops being finite.
+struct NonFiniteError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Trainer {
+ public:
+  using Net = Network<float>;
+
+  /// `test` is evaluated every epoch; `valid` (may be null) is carved from training data.
+  Trainer(RunConfig cfg, std::shared_ptr<const Dataset> train, std::shared_ptr<const Dataset> test,
+          std::shared_ptr<const Dataset> valid = nullptr)
+      : cfg_(std::move(cfg)), train_(std::move(train)), test_(std::move(test)), valid_(std::move(valid)),
+        net_(cfg_.network_config()), opt_(cfg_.optim == "adamw" ? AdamMode::adamw : AdamMode::adam),
+        shuffle_rng_(cfg_.seed * 0x9e3779b97f4a7c15ULL + 1) {
+    cfg_.validate();
+    require(train_ && test_, "Trainer::Trainer", "train and test datasets", "null");
+    for (const Dataset* d : {train_.get(), test_.get(), valid_.get()}) {
+      if (!d) continue;
+      require(d->width() == cfg_.input_size(), "Trainer::Trainer",
+              str_cat(cfg_.input_size(), " inputs per step for task ", cfg_.task), d->width());
+      require(d->num_classes() == cfg_.num_classes(), "Trainer::Trainer",
+              str_cat(cfg_.num_classes(), " classes for task ", cfg_.task), d->num_classes());
+    }
+    opt_.set_group(ParamGroup::weights, {cfg_.lr, cfg_.wd});
+    opt_.set_group(ParamGroup::neuron, {cfg_.lr_neuron, 0.0});
+    opt_.set_group(ParamGroup::skip, {cfg_.lr_skip, 0.0});
+    if (cfg_.results_dir.empty()) cfg_.results_dir = "results/" + cfg_.run_name();
+    apply_schedule(0);
+  }
+
+  Net& network() { return net_; }
+  const RunConfig& config() const { return cfg_; }
+  Index next_epoch() const { return epoch_; }
+  const std::vector<EpochRecord>& history() const { return history_; }
+  double best_accuracy() const { return best_acc_; }
+  /// Extra integers stored with every checkpoint (e.g. the PS-MNIST permutation).
+  std::map<std::string, std::vector<std::int64_t>> extra_ints;
+  /// Output stream for progress and epoch lines.
+  std::ostream* out = &std::cout;
+  bool progress_bar = isatty(STDOUT_FILENO);
+  /// Called after every batch (tests use it to interrupt a run).
+  std::function<void(Index epoch, Index batch)> on_batch;
+
+  /// Evaluate a dataset in evaluation mode.
+  EvalResult evaluate(const Dataset& ds) {
+    const bool was = net_.training();
+    net_.set_training(false);
+    EvalResult r;
+    Matrix<float> x;
+    std::vector<int> y;
+    for (Index start = 0; start < ds.size(); start += cfg_.batch_size) {
+      const Index B = std::min(cfg_.batch_size, ds.size() - start);
+      std::vector<Index> idx(static_cast<size_t>(B));
+      for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
+      make_batch(ds, idx, x, y);
+      const Matrix<float> logits = net_.forward(x, B);
+      r.loss += softmax_cross_entropy(logits, y.data(), B, nullptr);
+      for (Index b = 0; b < B; ++b) {
+        Index arg;
+        logits.row(b).maxCoeff(&arg);
+        if (arg == y[size_t(b)]) r.accuracy += 1;
+      }
+      r.samples += B;
+    }
+    if (r.samples) {
+      r.loss /= double(r.samples);
+      r.accuracy = 100.0 * r.accuracy / double(r.samples);
+    }
+    net_.set_training(was);
+    return r;
+  }
+
+  /// Train until cfg.epochs, writing logs and checkpoints in cfg.results_dir.
+  void fit() {
+    require(make_dirs(cfg_.results_dir), "Trainer::fit", "a writable results folder",
+            "'" + cfg_.results_dir + "'");
+    write_config_file();
+    for (; epoch_ < cfg_.epochs; ) {
+      EpochRecord rec = train_epoch();
+      rec.test = evaluate(*test_);
+      if (valid_) rec.valid = evaluate(*valid_);
+      const double select = valid_ ? rec.valid.accuracy : rec.test.accuracy;
+      const bool improved = best_epoch_ < 0 || select > best_acc_;
+      if (improved) {
+        best_acc_ = select;
+        best_epoch_ = epoch_;
+        best_test_at_best_ = rec.test.accuracy;
+      }
+      rec.best_acc = best_acc_;
+      rec.best_epoch = best_epoch_;
+      // Epoch order of the reference: train, evaluate, step the schedules, decay tau.
+      ++epoch_;
+      apply_schedule(epoch_);
+      history_.push_back(rec);
+      log_epoch(rec);
+      save(cfg_.results_dir + "/last.ckpt");
+      if (improved) save(cfg_.results_dir + "/best.ckpt");
+    }
+    if (!history_.empty()) {
+      const auto& last = history_.back();
+      *out << "final: last-epoch test accuracy " << fmt(last.test.accuracy) << "%, best "
+           << (valid_ ? "validation" : "test") << " accuracy " << fmt(best_acc_) << "% (epoch "
+           << best_epoch_ + 1 << ")";
+      if (valid_) *out << ", test accuracy at that epoch " << fmt(best_test_at_best_) << "%";
+      *out << std::endl;
+    }
+  }
+
+  /// Write the whole training state atomically.
+  void save(const std::string& path) const {
+    Checkpoint c;
+    for (const auto& [k, v] : cfg_.to_map()) c.set_meta("config." + k, v);
+    c.set_meta_int("epoch", epoch_);
+    c.set_meta_number("tau", net_.tau());
+    c.set_meta_number("best_acc", best_acc_);
+    c.set_meta_int("best_epoch", best_epoch_);
+    c.set_meta_number("best_test_at_best", best_test_at_best_);
+    c.set_meta("rng.shuffle", shuffle_rng_.state());
+    c.set_meta("rng.dropout", const_cast<Net&>(net_).dropout_rng().state());
+    for (const auto& e : net_.layout().entries())
+      c.set_tensor("param." + e.name, view(net_.params(), e), DType::float32);
+    const auto& st = opt_.state();
+    if (st.exp_avg.size()) {
+      c.set_tensor("adam.exp_avg", st.exp_avg.transpose(), DType::float32);
+      c.set_tensor("adam.exp_avg_sq", st.exp_avg_sq.transpose(), DType::float32);
+    }
+    c.set_ints("adam.steps", std::vector<std::int64_t>(st.steps.begin(), st.steps.end()));
+    for (const auto& [k, v] : extra_ints) c.set_ints(k, v);
+    std::string hist;
+    save_checkpoint(path, c);
+  }
+
+  /// Restore parameters (and, with `full`, the optimizer, epoch, tau and generators).
+  void load(const std::string& path, bool full) {
+    const Checkpoint c = load_checkpoint(path);
+    for (const auto& e : net_.layout().entries())
+      view(net_.params(), e) = c.tensor<float>("param." + e.name, e.rows, e.cols);
+    net_.set_tau(c.meta_number("tau"));
+    if (!full) return;
+    epoch_ = c.meta_int("epoch");
+    best_acc_ = c.meta_number("best_acc");
+    best_epoch_ = c.meta_int("best_epoch");
+    best_test_at_best_ = c.meta_number("best_test_at_best");
+    shuffle_rng_.set_state(c.meta_at("rng.shuffle"));
+    net_.dropout_rng().set_state(c.meta_at("rng.dropout"));
+    AdamState<float> st;
+    if (c.has_tensor("adam.exp_avg")) {
+      st.exp_avg = c.tensor_vector<float>("adam.exp_avg", net_.num_params());
+      st.exp_avg_sq = c.tensor_vector<float>("adam.exp_avg_sq", net_.num_params());
+    }
+    const auto& steps = c.ints_at("adam.steps");
+    require(steps.size() == st.steps.size(), "Trainer::load",
+            str_cat(st.steps.size(), " optimizer step counts in ", path), steps.size());
+    for (size_t k = 0; k < steps.size(); ++k) st.steps[k] = steps[k];
+    opt_.set_state(net_.layout(), st);
+    apply_schedule(epoch_);
+    net_.set_tau(c.meta_number("tau"));
+  }
+
+ private:
+  static std::string fmt(double v, int prec = 2) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", prec, v);
+    return b;
+  }
+
+  void apply_schedule(Index e) {
+    const Index E = cfg_.epochs;
+    const Index ee = std::min(e, E - 1 < 0 ? 0 : E - 1);
+    const double lr = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr);
+    const double lr_skip = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr_skip);
+    const double lr_neuron = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr_neuron);
+    const double beta1 = scheduled_beta1(cfg_.schedule(), ee, E);
+    opt_.set_lr(ParamGroup::weights, lr);
+    opt_.set_lr(ParamGroup::skip, lr_skip);
+    opt_.set_lr(ParamGroup::neuron, lr_neuron);
+    for (int g = 0; g < kNumParamGroups; ++g) opt_.set_beta1(static_cast<ParamGroup>(g), beta1);
+    net_.set_tau(std::pow(cfg_.de_tau, double(e)));
+  }
+
+  EpochRecord train_epoch() {
+    EpochRecord rec;
+    rec.epoch = epoch_;
+    rec.lr = opt_.lr(ParamGroup::weights);
+    rec.lr_skip = opt_.lr(ParamGroup::skip);
+    rec.beta1 = opt_.beta1(ParamGroup::weights);
+    rec.tau = net_.tau();
+    net_.set_training(true);
+    const Index N = train_->size();
+    std::vector<Index> order(static_cast<size_t>(N));
+    for (Index i = 0; i < N; ++i) order[size_t(i)] = i;
+    for (Index i = N - 1; i > 0; --i)
+      std::swap(order[size_t(i)], order[size_t(shuffle_rng_.below(std::uint64_t(i + 1)))]);
+    const Index nb = (N + cfg_.batch_size - 1) / cfg_.batch_size;
+    Matrix<float> x;
+    std::vector<int> y;
+    Vector<float> grad;
+    Matrix<float> logits;
+    double loss_sum = 0, correct = 0;
+    Index seen = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (Index bi = 0; bi < nb; ++bi) {
+      const Index start = bi * cfg_.batch_size, B = std::min(cfg_.batch_size, N - start);
+      std::vector<Index> idx(order.begin() + start, order.begin() + start + B);
+      make_batch(*train_, idx, x, y);
+      const double loss = net_.forward_backward(x, B, y, grad, nullptr, &logits);
+      check_finite(loss, grad, bi);
+      opt_.step(net_.layout(), net_.params(), grad);
+      check_params(bi);
+      loss_sum += loss * double(B);
+      for (Index b = 0; b < B; ++b) {
+        Index arg;
+        logits.row(b).maxCoeff(&arg);
+        if (arg == y[size_t(b)]) correct += 1;
+      }
+      seen += B;
+      if (progress_bar) {
+        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double sps = double(seen) / std::max(el, 1e-9);
+        *out << "\repoch " << epoch_ + 1 << "/" << cfg_.epochs << "  batch " << bi + 1 << "/" << nb
+             << "  " << fmt(sps, 1) << " samples/s  loss " << fmt(loss_sum / double(seen), 4)
+             << "  acc " << fmt(100.0 * correct / double(seen)) << "%  ETA "
+             << fmt(double(N - seen) / std::max(sps, 1e-9), 0) << "s   " << std::flush;
+      }
+      if (on_batch) on_batch(epoch_, bi);
+    }
+    if (progress_bar) *out << "\r" << std::string(100, ' ') << "\r";
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.samples_per_s = double(seen) / std::max(rec.seconds, 1e-9);
+    rec.train_loss = loss_sum / double(std::max<Index>(seen, 1));
+    rec.train_acc = 100.0 * correct / double(std::max<Index>(seen, 1));
+    rec.spike_rates = net_.spike_rates();
+    rec.lags = net_.eval_lags();
+    if (net_.config().recurrence == Recurrence::asrc) {
+      for (size_t l = 0; l < net_.layers().size(); ++l) {
+        const auto c = net_.lag_coefficients(l);
+        rec.skip_kernels.emplace_back(c.begin(), c.end());
+      }
+    }
+    return rec;
+  }
+
+  /// Where a batch is, 1-based, for messages.
+  std::string position(Index batch) const {
+    return str_cat("epoch ", epoch_ + 1, " of ", cfg_.epochs, ", batch ", batch + 1);
+  }
+  std::string first_bad(const Vector<float>& v) const {
+    for (const auto& e : net_.layout().entries())
+      if (!view(v, e).allFinite()) return e.name;
+    return "";
+  }
+  void check_finite(double loss, const Vector<float>& grad, Index batch) {
+    const std::string keep = "; the last good checkpoint is kept in " + cfg_.results_dir + "/last.ckpt";
+    if (!std::isfinite(loss)) {
+      const std::string p = first_bad(net_.params());
+      throw NonFiniteError(str_cat("non-finite loss at ", position(batch),
+                                   p.empty() ? std::string(" (all parameters finite)")
+                                             : " (non-finite parameter tensor '" + p + "')",
+                                   keep));
+    }
+    const std::string g = first_bad(grad);
+    if (!g.empty())
+      throw NonFiniteError(str_cat("non-finite gradient of tensor '", g, "' at ", position(batch), keep));
+  }
+  void check_params(Index batch) {
+    const std::string p = first_bad(net_.params());
+    if (!p.empty())
+      throw NonFiniteError(str_cat("non-finite parameter tensor '", p, "' after the update at ",
+                                   position(batch), "; the last good checkpoint is kept in ",
+                                   cfg_.results_dir, "/last.ckpt"));
+  }
+
+  void write_config_file() const {
+    std::ofstream f(cfg_.results_dir + "/config.txt");
+    for (const auto& [k, v] : cfg_.to_map()) f << "--" << k << " " << v << "\n";
+  }
+
+  void log_epoch(const EpochRecord& r) {
+    const std::string csv = cfg_.results_dir + "/log.csv";
+    const bool header = !std::ifstream(csv).good();
+    std::ofstream c(csv, std::ios::app);
+    if (header)
+      c << "epoch,lr,lr_skip,beta1,tau,train_loss,train_acc,test_loss,test_acc,valid_loss,valid_acc,"
+           "best_acc,best_epoch,seconds,samples_per_s,lags\n";
+    std::string lags;
+    for (size_t l = 0; l < r.lags.size(); ++l) lags += (l ? " " : "") + std::to_string(r.lags[l]);
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "%ld,%.6g,%.6g,%.6g,%.6g,%.6f,%.4f,%.6f,%.4f,%.6f,%.4f,%.4f,%ld,%.2f,%.1f,",
+                  long(r.epoch), r.lr, r.lr_skip, r.beta1, r.tau, r.train_loss, r.train_acc, r.test.loss,
+                  r.test.accuracy, r.valid.loss, r.valid.accuracy, r.best_acc, long(r.best_epoch),
+                  r.seconds, r.samples_per_s);
+    c << buf << lags << "\n";
+
+    std::ofstream j(cfg_.results_dir + "/log.jsonl", std::ios::app);
+    std::snprintf(buf, sizeof buf,
+                  "{\"epoch\": %ld, \"lr\": %.8g, \"lr_skip\": %.8g, \"beta1\": %.8g, \"tau\": %.8g, "
+                  "\"train_loss\": %.8g, \"train_acc\": %.6g, \"test_loss\": %.8g, \"test_acc\": %.6g, ",
+                  long(r.epoch), r.lr, r.lr_skip, r.beta1, r.tau, r.train_loss, r.train_acc, r.test.loss,
+                  r.test.accuracy);
+    j << buf;
+    if (valid_) j << "\"valid_loss\": " << r.valid.loss << ", \"valid_acc\": " << r.valid.accuracy << ", ";
+    j << "\"best_acc\": " << r.best_acc << ", \"best_epoch\": " << r.best_epoch << ", \"seconds\": "
+      << r.seconds << ", \"samples_per_s\": " << r.samples_per_s << ", \"spike_rates\": [";
+    for (size_t l = 0; l < r.spike_rates.size(); ++l) j << (l ? ", " : "") << r.spike_rates[l];
+    j << "], \"lags\": [";
+    for (size_t l = 0; l < r.lags.size(); ++l) j << (l ? ", " : "") << r.lags[l];
+    j << "]";
+    if (!r.skip_kernels.empty()) {
+      j << ", \"skip_kernels\": [";
+      for (size_t l = 0; l < r.skip_kernels.size(); ++l) {
+        j << (l ? ", " : "") << "[";
+        for (size_t k = 0; k < r.skip_kernels[l].size(); ++k) {
+          std::snprintf(buf, sizeof buf, "%s%.5g", k ? ", " : "", r.skip_kernels[l][k]);
+          j << buf;
+        }
+        j << "]";
+      }
+      j << "]";
+    }
+    j << "}\n";
+
+    *out << "epoch " << r.epoch + 1 << "/" << cfg_.epochs << "  lr " << r.lr << "  tau " << fmt(r.tau, 4)
+         << "  train loss " << fmt(r.train_loss, 4) << " acc " << fmt(r.train_acc) << "%  test loss "
+         << fmt(r.test.loss, 4) << " acc " << fmt(r.test.accuracy) << "%";
+    if (valid_) *out << "  valid acc " << fmt(r.valid.accuracy) << "%";
+    *out << "  best " << fmt(r.best_acc) << "% (epoch " << r.best_epoch + 1 << ")  " << fmt(r.seconds, 1)
+         << "s  " << fmt(r.samples_per_s, 1) << " samples/s  lags";
+    for (Index l : r.lags) *out << " " << l;
+    *out << std::endl;
+  }
+
+  RunConfig cfg_;
+  std::shared_ptr<const Dataset> train_, test_, valid_;
+  Net net_;
+  Adam<float> opt_;
+  Rng shuffle_rng_;
+  Index epoch_ = 0;
+  double best_acc_ = 0;
+  Index best_epoch_ = -1;
+  double best_test_at_best_ = 0;
+  std::vector<EpochRecord> history_;
+};
+
+}  // namespace asrc

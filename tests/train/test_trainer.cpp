@@ -1,0 +1,174 @@
+// The training loop: learning on a synthetic task, exact resume, presets, the
+// non-finite guard, and checkpoints that survive an interrupted run.
+#include <doctest/doctest.h>
+
+#include <asrc/train/trainer.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "../support/synthetic.hpp"
+
+using namespace asrc;
+using namespace asrc_test;
+
+namespace {
+
+RunConfig small_run(const std::string& dir) {
+  RunConfig c = make_preset("smnist-asrc");
+  c.task = "gsc";  // 40 inputs, 12 classes
+  c.layers = {12, 10};
+  c.skip = 4;
+  c.epochs = 4;
+  c.batch_size = 16;
+  c.lr = 0.01;
+  c.lr_skip = 0.2;
+  c.drop = 0.1;
+  c.results_dir = dir;
+  c.chunk_size = 4;
+  return c;
+}
+
+std::string slurp(const std::string& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string temp_dir(const std::string& name) {
+  std::string d = "trainer_test_" + name;
+  std::system(("rm -rf " + d).c_str());
+  return d;
+}
+
+/// The log without the timing columns.
+std::string strip_times(const std::string& csv) {
+  std::stringstream in(csv), out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ls(line);
+    std::string item;
+    while (std::getline(ls, item, ',')) f.push_back(item);
+    for (size_t i = 0; i < f.size(); ++i)
+      if (i != 13 && i != 14) out << f[i] << ",";
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace
+
+TEST_CASE("a run learns a synthetic task and logs every epoch") {
+  auto train = std::make_shared<SyntheticDataset>(256, 30, 40, 12, 1);
+  auto test = std::make_shared<SyntheticDataset>(128, 30, 40, 12, 2);
+  const std::string dir = temp_dir("learn");
+  RunConfig c = small_run(dir);
+  c.epochs = 6;
+  Trainer t(c, train, test);
+  std::ostringstream log;
+  t.out = &log;
+  t.progress_bar = false;
+  t.fit();
+  REQUIRE(t.history().size() == 6);
+  CHECK(t.history().back().train_loss < t.history().front().train_loss);
+  CHECK(t.best_accuracy() > 50.0);  // chance is 8.3%
+  // tau decays 0.96 per epoch; OneCycle lr ends near max/25/1e4.
+  CHECK(t.history()[2].tau == doctest::Approx(0.96 * 0.96));
+  CHECK(t.history().back().lr == doctest::Approx(onecycle_lr(5, 6, c.lr)));
+  const std::string csv = slurp(dir + "/log.csv");
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 7);
+  const std::string jl = slurp(dir + "/log.jsonl");
+  CHECK(jl.find("\"skip_kernels\"") != std::string::npos);
+  CHECK(log.str().find("final: last-epoch test accuracy") != std::string::npos);
+}
+
+TEST_CASE("resuming from last.ckpt continues exactly like an uninterrupted run") {
+  auto train = std::make_shared<SyntheticDataset>(96, 20, 40, 12, 3);
+  auto test = std::make_shared<SyntheticDataset>(48, 20, 40, 12, 4);
+  const std::string a = temp_dir("straight"), b = temp_dir("resumed");
+  std::ostringstream sink;
+  Vector<float> straight;
+  {
+    Trainer t(small_run(a), train, test);
+    t.out = &sink;
+    t.progress_bar = false;
+    t.fit();
+    straight = t.network().params();
+  }
+  {
+    RunConfig c = small_run(b);
+    c.epochs = 4;
+    Trainer t(c, train, test);
+    t.out = &sink;
+    t.progress_bar = false;
+    // Interrupt after two epochs: an exception from the batch hook ends fit() early.
+    t.on_batch = [](Index epoch, Index) {
+      if (epoch == 2) throw std::runtime_error("interrupted");
+    };
+    CHECK_THROWS_AS(t.fit(), std::runtime_error);
+    CHECK(t.history().size() == 2);
+  }
+  {
+    Trainer t(small_run(b), train, test);
+    t.out = &sink;
+    t.progress_bar = false;
+    t.load(b + "/last.ckpt", true);
+    CHECK(t.next_epoch() == 2);
+    t.fit();
+    CHECK(t.network().params() == straight);  // bitwise
+  }
+  CHECK(strip_times(slurp(a + "/log.csv")) == strip_times(slurp(b + "/log.csv")));
+}
+
+TEST_CASE("every preset builds and has the Table 1 parameter count") {
+  const std::map<std::string, Index> expected = {
+      {"smnist-src", 63114},        {"smnist-src-212", 155178},     {"smnist-asrc", 63114 + 123},
+      {"psmnist-src", 63114},       {"psmnist-src-212", 155178},    {"psmnist-asrc", 63114 + 153},
+      {"psmnist-asrc-212", 155178 + 93}, {"ssc-src", 373283},       {"ssc-asrc", 373283 + 18},
+      {"gsc-src", 88972},           {"gsc-asrc", 88972 + 63},
+  };
+  for (const auto& [name, n] : expected) {
+    INFO(name);
+    const RunConfig c = make_preset(name);
+    c.validate();
+    CHECK(Network<float>(c.network_config()).num_params() == n);
+  }
+  CHECK(make_preset("gsc-asrc").lr_skip == 0.25);
+  CHECK(make_preset("ssc-src").batch_size == 128);
+  CHECK(make_preset("psmnist-asrc-212").skip == 31);
+  CHECK_THROWS_AS(make_preset("mnist"), std::invalid_argument);
+  // The configuration survives its text form (as stored in checkpoints).
+  const RunConfig c = make_preset("ssc-asrc");
+  CHECK(RunConfig::from_map(c.to_map()).to_map() == c.to_map());
+}
+
+TEST_CASE("a non-finite loss or parameter stops the run and keeps the last good checkpoint") {
+  auto train = std::make_shared<SyntheticDataset>(64, 20, 40, 12, 5);
+  auto test = std::make_shared<SyntheticDataset>(32, 20, 40, 12, 6);
+  const std::string dir = temp_dir("nonfinite");
+  RunConfig c = small_run(dir);
+  c.scheduler = "constant";
+  c.epochs = 3;
+  Trainer t(c, train, test);
+  std::ostringstream sink;
+  t.out = &sink;
+  t.progress_bar = false;
+  t.on_batch = [&](Index epoch, Index batch) {
+    if (epoch == 1 && batch == 1) t.network().params()[3] = std::numeric_limits<float>::infinity();
+  };
+  try {
+    t.fit();
+    FAIL("expected NonFiniteError");
+  } catch (const NonFiniteError& e) {
+    const std::string msg = e.what();
+    INFO(msg);
+    CHECK(msg.find("epoch 2 of 3, batch 3") != std::string::npos);
+    CHECK(msg.find("hidden0.weight") != std::string::npos);
+  }
+  // last.ckpt is from the end of epoch 0 and loads cleanly.
+  const Checkpoint ck = load_checkpoint(dir + "/last.ckpt");
+  CHECK(ck.meta_int("epoch") == 1);
+}
