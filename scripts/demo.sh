@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh npm
 ./scripts/get_mnist.sh data/mnist
 BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DASRC_BUILD_TESTS=OFF -DASRC_BUILD_BENCH=OFF >/dev/null
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target asrc-train
 rm -rf results/demo-smnist-asrc
 "$BUILD_DIR"/examples/asrc-train --preset smnist-asrc --dataset-dir data/mnist \

@@ -1,11 +1,12 @@
 #pragma once
-// Recurrent input of a hidden layer (paper Eq. 9-12; spec section 3).
+// Recurrent input of a hidden layer (paper Eq. 4 vanilla, Eq. 9 SRC, Eq. 12-13 ASRC,
+// Eq. 11 the hard limit used in evaluation; spec section 3).
 //
 //   none     r_t = 0                                (feed-forward SNN, "FF")
 //   vanilla  r_t = s_{t-1}                          (RSNN)
 //   src      r_t = s_{t-lambda}                     (skip recurrent connection, Eq. 9)
-//   asrc     r_t = sum_{j=1..T_lambda} p_j s_{t-j}, p = softmax(w / tau)   (training, Eq. 11-12)
-//            r_t = s_{t-j*}, j* = 1 + argmax(w)     (evaluation; ties: smallest lag)
+//   asrc     r_t = sum_{j=1..T_lambda} p_j s_{t-j}, p = softmax(w / tau)   (training, Eq. 12-13)
+//            r_t = s_{t-j*}, j* = 1 + argmax(w)     (evaluation, Eq. 11; ties: smallest lag)
 // Spikes before t = 0 are zero. The current entering the neuron is I_t = W_rec r_t + a_t.
 #include <cmath>
 #include <string>
@@ -46,7 +47,7 @@ inline Index max_lag(Recurrence kind, Index skip) {
   return 0;
 }
 
-/// Softmax of w / tau (the ASRC lag kernel p, Eq. 11).
+/// Softmax of w / tau (the ASRC lag kernel p, Eq. 13).
 template <typename T>
 std::vector<T> skip_softmax(const T* w, Index n, double tau) {
   std::vector<T> p(static_cast<size_t>(n));

@@ -1,5 +1,5 @@
 #pragma once
-// Surrogate gradients of the Heaviside spike function (paper Eq. 3-4; spec section 2).
+// Surrogate gradients of the Heaviside spike function (paper Eq. 2 and 6; spec section 2).
 //
 // The forward pass fires s = H(x), x = v - theta. The backward pass replaces the
 // Dirac derivative of H by a surrogate g(x). For gradient checking, asrc can also
