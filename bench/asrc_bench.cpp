@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -126,7 +127,8 @@ std::vector<BenchConfig> table1() {
   return v;
 }
 
-asrc::NetworkConfig network_config(const BenchConfig& b, int threads) {
+asrc::NetworkConfig network_config(const BenchConfig& b, int threads,
+                                   asrc::KernelPolicy kernels = asrc::KernelPolicy::automatic) {
   asrc::NetworkConfig nc;
   nc.input_size = b.input;
   nc.hidden = b.hidden;
@@ -136,6 +138,7 @@ asrc::NetworkConfig network_config(const BenchConfig& b, int threads) {
   nc.dropout = b.dropout;
   nc.seed = 0;
   nc.threads = threads;
+  nc.kernels = kernels;
   return nc;
 }
 
@@ -263,6 +266,7 @@ struct Result {
   BenchConfig cfg;
   Index params = 0;
   double train_step_s = 0, eval_step_s = 0, stream_us = 0;
+  double train_forward_s = 0, optimizer_s = 0;  // parts of a training step
   double train_sps = 0, eval_sps = 0;
   double train_gflops = 0, eval_gflops = 0;
   long rss_base_kib = -1, rss_peak_kib = -1;
@@ -292,8 +296,8 @@ void calibrate_rates(asrc::Network<float>& net, const BenchConfig& b, double tar
       return net.spike_rates()[l];
     };
     double lo = -2.0, hi = 5.0;  // gains e^-2 .. e^5
-    if (rate_at(hi) < target) { rate_at(hi); continue; }
-    if (rate_at(lo) > target) { rate_at(lo); continue; }
+    if (rate_at(hi) < target) continue;              // cannot reach it: keep the largest gain
+    if (rate_at(lo) > target) continue;              // fires too much even at the smallest
     for (int it = 0; it < 14; ++it) {
       const double mid = 0.5 * (lo + hi);
       (rate_at(mid) < target ? lo : hi) = mid;
@@ -314,25 +318,26 @@ struct Options {
   bool quick = false;
   int threads = 1;
   std::string json;
-  int train_reps = 0;  // 0: automatic
+  int train_reps = 0;  // timed repetitions of training and evaluation; 0: automatic
   bool rss = true;
   bool peak = true;
   Index gemm_n = 1024;
   double rate = 0.1;  // target spike rate per hidden layer (0: leave the initialisation)
+  asrc::KernelPolicy kernels = asrc::KernelPolicy::automatic;
 };
 
-int reps_for(const BenchConfig& b, const Options& o, bool train) {
+/// Timed repetitions (training and evaluation alike): fewer for the 784-step MNIST models.
+int reps_for(const BenchConfig& b, const Options& o) {
   if (o.train_reps > 0) return o.train_reps;
   const bool long_seq = b.steps > 300;
   if (o.quick) return long_seq ? 1 : 2;
-  if (train) return long_seq ? 3 : 5;
   return long_seq ? 3 : 5;
 }
 
 Result run_config(const BenchConfig& b, const Options& o) {
   Result r;
   r.cfg = b;
-  asrc::Network<float> net(network_config(b, o.threads));
+  asrc::Network<float> net(network_config(b, o.threads, o.kernels));
   r.params = net.num_params();
   if (o.rate > 0) calibrate_rates(net, b, o.rate);
   auto opt = make_optimizer(b);
@@ -345,7 +350,7 @@ Result run_config(const BenchConfig& b, const Options& o) {
   net.set_training(true);
   train_step(net, opt, x, b.batch, y, grad);  // warm-up (allocates the workspaces)
   r.spike_rates = net.spike_rates();
-  r.train_reps = reps_for(b, o, true);
+  r.train_reps = reps_for(b, o);
   std::vector<double> ts;
   for (int i = 0; i < r.train_reps; ++i) {
     const auto t0 = Clock::now();
@@ -356,10 +361,24 @@ Result run_config(const BenchConfig& b, const Options& o) {
   r.train_sps = double(b.batch) / r.train_step_s;
   r.train_gflops = 3.0 * fwd_flops / r.train_step_s * 1e-9;
 
+  // Breakdown: the forward pass alone (training mode) and the optimizer step alone;
+  // the rest of a training step is the backward pass.
+  std::vector<double> tf, to;
+  for (int i = 0; i < r.train_reps; ++i) {
+    auto t0 = Clock::now();
+    net.forward(x, b.batch);
+    tf.push_back(seconds_since(t0));
+    t0 = Clock::now();
+    opt.step(net.layout(), net.params(), grad);
+    to.push_back(seconds_since(t0));
+  }
+  r.train_forward_s = median(tf);
+  r.optimizer_s = median(to);
+
   // Evaluation.
   net.set_training(false);
   asrc::Matrix<float> logits = net.forward(x, b.batch);  // warm-up
-  r.eval_reps = reps_for(b, o, false);
+  r.eval_reps = reps_for(b, o);
   std::vector<double> te;
   for (int i = 0; i < r.eval_reps; ++i) {
     const auto t0 = Clock::now();
@@ -389,11 +408,11 @@ Result run_config(const BenchConfig& b, const Options& o) {
 }
 
 /// Child mode: one training step of a configuration, then print the memory high-water mark.
-int rss_child(const std::string& name, int threads) {
+int rss_child(const std::string& name, int threads, asrc::KernelPolicy kernels) {
   for (const auto& b : table1()) {
     if (b.name != name) continue;
     const long base = read_status_kib("VmHWM:");
-    asrc::Network<float> net(network_config(b, threads));
+    asrc::Network<float> net(network_config(b, threads, kernels));
     auto opt = make_optimizer(b);
     const auto x = make_input(b, b.batch, 1);
     const auto y = make_labels(b, b.batch, 2);
@@ -407,13 +426,14 @@ int rss_child(const std::string& name, int threads) {
 }
 
 /// Run this program again in --rss-child mode (a fresh address space) and read its report.
-bool measure_rss(const std::string& name, int threads, long& base, long& peak) {
+bool measure_rss(const std::string& name, int threads, bool dense, long& base, long& peak) {
   char exe[4096];
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n <= 0) return false;
   exe[n] = '\0';
   const std::string cmd =
-      std::string("'") + exe + "' --rss-child " + name + " --threads " + std::to_string(threads);
+      std::string("'") + exe + "' --rss-child " + name + " --threads " + std::to_string(threads) +
+      (dense ? " --kernels dense" : "");
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return false;
   char line[256];
@@ -445,7 +465,8 @@ std::string json_escape(const std::string& s) {
 void usage() {
   std::printf(
       "usage: asrc-bench [--configs a,b,...] [--quick] [--threads N] [--json PATH]\n"
-      "                  [--reps N] [--rate R] [--gemm-n N] [--no-rss] [--no-peak] [--list]\n"
+      "                  [--reps N] [--rate R] [--kernels auto|dense] [--gemm-n N] [--no-rss] [--no-peak] [--list]\n"
+      "--kernels auto|dense: spike-aware row kernels (default) or Eigen GEMM everywhere\n"
       "--rate R: scale each layer's input weights so it fires at about R in training (default 0.1; 0: off)\n"
       "Benchmarks the Table 1 configurations (training, evaluation, streaming, memory).\n");
 }
@@ -472,6 +493,12 @@ int main(int argc, char** argv) {
     else if (a == "--gemm-n") o.gemm_n = std::atol(next().c_str());
     else if (a == "--no-rss") o.rss = false;
     else if (a == "--rate") o.rate = std::atof(next().c_str());
+    else if (a == "--kernels") {
+      const std::string k = next();
+      if (k == "dense") o.kernels = asrc::KernelPolicy::dense;
+      else if (k == "auto" || k == "automatic") o.kernels = asrc::KernelPolicy::automatic;
+      else { std::fprintf(stderr, "--kernels: auto or dense\n"); return 2; }
+    }
     else if (a == "--no-peak") o.peak = false;
     else if (a == "--rss-child") rss_child_name = next();
     else if (a == "--list") {
@@ -490,7 +517,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--threads must be >= 1\n");
     return 2;
   }
-  if (!rss_child_name.empty()) return rss_child(rss_child_name, o.threads);
+  if (!rss_child_name.empty()) return rss_child(rss_child_name, o.threads, o.kernels);
 
   std::vector<BenchConfig> selected;
   const auto all = table1();
@@ -524,16 +551,16 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::fprintf(stderr, "[asrc-bench] %s ...\n", b.name.c_str());
     Result r = run_config(b, o);
-    if (o.rss && !measure_rss(b.name, o.threads, r.rss_base_kib, r.rss_peak_kib))
+    if (o.rss && !measure_rss(b.name, o.threads, o.kernels == asrc::KernelPolicy::dense, r.rss_base_kib, r.rss_peak_kib))
       std::fprintf(stderr, "[asrc-bench] %s: memory measurement failed\n", b.name.c_str());
     results.push_back(r);
   }
   const std::string load_end = load_average();
 
-  auto pct = [&](double g) { return ceiling > 0 ? 100.0 * g / ceiling : 0.0; };
-  std::printf("\n%-17s %4s %4s %7s | %10s %8s %6s | %10s %8s %6s | %9s | %8s | %s\n", "config", "B", "T",
-              "params", "train/s", "GFLOP/s", "%peak", "eval/s", "GFLOP/s", "%peak", "stream us",
-              "peak MB", "spike rates");
+  auto pct = [&](double g) { return ceiling > 0 ? 100.0 * g / ceiling : std::nan(""); };
+  std::printf("\n%-17s %4s %4s %7s | %10s %8s %6s %17s | %10s %8s %6s | %9s | %8s | %s\n", "config", "B",
+              "T", "params", "train/s", "GFLOP/s", "%peak", "fwd/bwd/opt s", "eval/s", "GFLOP/s", "%peak",
+              "stream us", "peak MB", "spike rates");
   for (const auto& r : results) {
     std::string rates;
     for (double s : r.spike_rates) {
@@ -541,9 +568,12 @@ int main(int argc, char** argv) {
       std::snprintf(buf, sizeof(buf), "%s%.3f", rates.empty() ? "" : " ", s);
       rates += buf;
     }
-    std::printf("%-17s %4ld %4ld %7ld | %10.1f %8.2f %5.1f%% | %10.1f %8.2f %5.1f%% | %9.1f | %8.1f | %s\n",
+    char parts[64];
+    std::snprintf(parts, sizeof(parts), "%.3f/%.3f/%.4f", r.train_forward_s,
+                  std::max(0.0, r.train_step_s - r.train_forward_s - r.optimizer_s), r.optimizer_s);
+    std::printf("%-17s %4ld %4ld %7ld | %10.1f %8.2f %5.1f%% %17s | %10.1f %8.2f %5.1f%% | %9.1f | %8.1f | %s\n",
                 r.cfg.name.c_str(), long(r.cfg.batch), long(r.cfg.steps), long(r.params), r.train_sps,
-                r.train_gflops, pct(r.train_gflops), r.eval_sps, r.eval_gflops, pct(r.eval_gflops),
+                r.train_gflops, pct(r.train_gflops), parts, r.eval_sps, r.eval_gflops, pct(r.eval_gflops),
                 r.stream_us, r.rss_peak_kib > 0 ? double(r.rss_peak_kib) / 1024.0 : -1.0, rates.c_str());
   }
   std::printf("(samples/s = median over repetitions after a warm-up; GFLOP/s counts dense-equivalent work, "
@@ -558,7 +588,8 @@ int main(int argc, char** argv) {
     }
     f << "{\n  \"tool\": \"asrc-bench\",\n  \"cpu\": \"" << json_escape(cpu_model()) << "\",\n"
       << "  \"hardware_threads\": " << std::thread::hardware_concurrency() << ",\n"
-      << "  \"threads\": " << o.threads << ",\n  \"rate_target\": " << o.rate << ",\n  \"quick\": " << (o.quick ? "true" : "false") << ",\n"
+      << "  \"threads\": " << o.threads << ",\n  \"rate_target\": " << o.rate << ",\n  \"kernels\": \""
+      << (o.kernels == asrc::KernelPolicy::dense ? "dense" : "auto") << "\",\n  \"quick\": " << (o.quick ? "true" : "false") << ",\n"
       << "  \"load_average_start\": \"" << load_start << "\",\n"
       << "  \"load_average_end\": \"" << load_end << "\",\n"
       << "  \"gemm_peak\": {\"n\": " << peak.n << ", \"gflops_1_thread\": " << peak.gflops_1t
@@ -568,7 +599,8 @@ int main(int argc, char** argv) {
       f << "    {\"name\": \"" << r.cfg.name << "\", \"batch\": " << r.cfg.batch << ", \"steps\": " << r.cfg.steps
         << ", \"params\": " << r.params << ",\n     \"train_step_s\": " << r.train_step_s
         << ", \"train_samples_per_s\": " << r.train_sps << ", \"train_gflops\": " << r.train_gflops
-        << ", \"train_reps\": " << r.train_reps << ",\n     \"eval_step_s\": " << r.eval_step_s
+        << ", \"train_reps\": " << r.train_reps << ",\n     \"train_forward_s\": " << r.train_forward_s
+        << ", \"optimizer_s\": " << r.optimizer_s << ",\n     \"eval_step_s\": " << r.eval_step_s
         << ", \"eval_samples_per_s\": " << r.eval_sps << ", \"eval_gflops\": " << r.eval_gflops
         << ", \"eval_reps\": " << r.eval_reps << ",\n     \"stream_us_per_step\": " << r.stream_us
         << ", \"stream_steps\": " << r.stream_steps << ", \"rss_base_kib\": " << r.rss_base_kib

@@ -6,8 +6,8 @@ both see about the same machine load. Prints a markdown table with the asrc / Py
 throughput ratios for training and evaluation, and writes it to --out if given.
 
 Example:
-    python3 bench/compare.py build/bench/asrc-bench --configs smnist-src,smnist-asrc,gsc-asrc \
-        --threads 1 --out docs/results/benchmark.md
+    python3 bench/compare.py build/bench/asrc-bench --threads 1 \\
+        --configs smnist-src,smnist-asrc,gsc-asrc --out docs/results/benchmark.md
 """
 import argparse
 import datetime
@@ -81,6 +81,9 @@ def main():
     ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
                     help="comma-separated names (default: %(default)s; 'all' for the 11 Table 1 rows)")
     ap.add_argument("--threads", type=int, default=1, help="threads for both (default 1)")
+    ap.add_argument("--torch-threads", type=int, default=0,
+                    help="threads for PyTorch only (default: --threads); its small per-step ops often run "
+                         "slower with more threads on a busy machine")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions on both sides")
     ap.add_argument("--python", default="/usr/bin/python3", help="interpreter with torch for the baseline")
     ap.add_argument("--buffer", choices=["list", "roll"], default="list", help="baseline's spike-buffer form")
@@ -90,6 +93,7 @@ def main():
     args = ap.parse_args()
 
     bench = find_binary(args.bench)
+    torch_threads = args.torch_threads or args.threads
     if args.configs == "all":
         out = subprocess.run([bench, "--list"], stdout=subprocess.PIPE, text=True, check=True).stdout
         names = out.split()
@@ -110,7 +114,7 @@ def main():
         a = run_json(cmd, "asrc-bench")
         if a and i == 0:
             peak = a.get("gemm_peak")
-        cmd = [args.python, reference, "--configs", name, "--threads", str(args.threads), "--buffer", args.buffer]
+        cmd = [args.python, reference, "--configs", name, "--threads", str(torch_threads), "--buffer", args.buffer]
         if args.quick:
             cmd.append("--quick")
         p = run_json(cmd, "pytorch_reference")
@@ -130,7 +134,8 @@ def main():
     lines.append("# asrc vs PyTorch: training and inference speed")
     lines.append("")
     lines.append(f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}")
-    lines.append(f"- machine: {cpu_model()}, {os.cpu_count()} hardware threads; threads used by both: {args.threads}")
+    lines.append(f"- machine: {cpu_model()}, {os.cpu_count()} hardware threads; threads: asrc {args.threads}, "
+                 f"PyTorch {torch_threads}")
     lines.append(f"- load average (1/5/15 min) at start: {load_start}; at end: {load_end}")
     if peak:
         lines.append(f"- Eigen SGEMM {peak['n']}x{peak['n']} ceiling measured in the same run: "

@@ -17,8 +17,8 @@
 //               ASSIGNS G := dL/dI (in place, step by step), dL/dx into *grad_input;
 //               ACCUMULATES into `grad` (flat buffer): dW, db, dW_rec, and into
 //               `grad_coeff` (dL/dc_j), from which the network forms dL/dw for ASRC.
-//               V is overwritten with dL/dY_t (Y_t = s_t W_rec^T); the other caches
-//               are left as they were.
+//               For the ASRC mixture, V is overwritten with dL/dY_t (Y_t = s_t W_rec^T);
+//               S is left as it was.
 // Only the recurrent term lives inside the time loop; the feed-forward product, the
 // input gradient and the weight gradients are single products over all T*Bc rows.
 #include <string>
@@ -50,7 +50,9 @@ struct LayerCache {
   Matrix<T> S;  ///< spikes s_t
   Matrix<T> ring;   ///< ASRC training: Y_{t-j} = s_{t-j} W_rec^T for the last K steps
   Matrix<T> vprev;  ///< Bc x H scratch: v'_{t-1} / dL/dv_{t+1}
-  Matrix<T> gy;     ///< Bc x H scratch
+  Matrix<T> gy;     ///< Bc x H scratch: dL/dY_t
+  Matrix<T> tmp;    ///< Bc x H scratch: surrogate values
+  Matrix<T> Y;      ///< ASRC training backward: s_t W_rec^T for all steps
 };
 
 /// Which products use the spike-aware row kernel (core/kernels.hpp) instead of GEMM.
@@ -183,64 +185,70 @@ class SpikingLayer {
     gnext.setZero(Bc, H);
     c.gy.resize(Bc, H);
 
+    const Index single = single_lag(coeff);  // SRC, vanilla, ASRC in evaluation
+    const bool mixture = K > 0 && single == 0;
+    c.tmp.resize(Bc, H);
+    if (mixture && skip_ >= 0) {
+      // Y_t = s_t W_rec^T for every step, for dL/dc_j = sum_t <dL/dI_t, Y_{t-j}>, which is
+      // accumulated inside the loop while the blocks involved are still in cache.
+      c.Y.resize(steps * Bc, H);
+      if (kc.sparse_recurrent)
+        project_rows<T>(c.S, WrecT_, nullptr, c.Y, false);
+      else
+        c.Y.noalias() = c.S * Wrec.transpose();
+    }
     for (Index t = steps - 1; t >= 0; --t) {
       auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/dI_t
       auto V = c.V.middleRows(t * Bc, Bc);
       const auto S = c.S.middleRows(t * Bc, Bc);
-      bool has_gy = false;
       if (K > 0) {
-        // dL/dY_t = sum_j c_j dL/dI_{t+j}: rows of later steps already hold dL/dI.
-        c.gy.setZero();
-        for (Index j = 1; j <= K && t + j < steps; ++j) {
-          const T cj = coeff[size_t(j - 1)];
-          if (cj == T(0)) continue;
-          c.gy += cj * c.G.middleRows((t + j) * Bc, Bc);
-          has_gy = true;
-        }
-        if (has_gy) gS.noalias() += c.gy * Wrec;
-      }
-      for (Index i = 0; i < Bc; ++i) {
-        for (Index h = 0; h < H; ++h) {
-          const T v = V(i, h);
-          const T gvp = d * gnext(i, h);  // dL/dv'_t
-          T gs = gS(i, h);
-          T gv;
-          if (soft) {
-            if (!detach) gs -= theta * gvp;
-            gv = gs * surrogate_grad<T>(sg, v - theta) + gvp;
-          } else {
-            if (!detach) gs -= v * gvp;
-            gv = gs * surrogate_grad<T>(sg, v - theta) + gvp * (T(1) - S(i, h));
-          }
-          gS(i, h) = gv;
-          gnext(i, h) = gv;
+        if (single > 0) {
+          // dL/dY_t = dL/dI_{t+lambda}: already in the rows of step t + lambda.
+          if (t + single < steps) gS.noalias() += c.G.middleRows((t + single) * Bc, Bc) * Wrec;
+        } else if (t + 1 < steps) {
+          // dL/dY_t = sum_j c_j dL/dI_{t+j}: rows of later steps already hold dL/dI.
+          c.gy = coeff[0] * c.G.middleRows((t + 1) * Bc, Bc);
+          for (Index j = 2; j <= K && t + j < steps; ++j)
+            c.gy += coeff[size_t(j - 1)] * c.G.middleRows((t + j) * Bc, Bc);
+          gS.noalias() += c.gy * Wrec;
+        } else {
+          c.gy.setZero(Bc, H);
         }
       }
-      if (K > 0) {
-        if (has_gy)
-          V = c.gy;
+      surrogate_block(V, theta, sg, c.tmp);  // g(v_t - theta)
+      const auto gvp = d * gnext.array();    // dL/dv'_t
+      if (soft) {
+        if (detach)
+          gnext = (gS.array() * c.tmp.array() + gvp).matrix();
         else
-          V.setZero();
+          gnext = ((gS.array() - theta * gvp) * c.tmp.array() + gvp).matrix();
+      } else {
+        if (detach)
+          gnext = (gS.array() * c.tmp.array() + gvp * (T(1) - S.array())).matrix();
+        else
+          gnext = ((gS.array() - V.array() * gvp) * c.tmp.array() + gvp * (T(1) - S.array())).matrix();
+      }
+      gS = gnext;
+      if (mixture) {
+        V = c.gy;  // v_t is no longer needed: keep dL/dY_t there
+        if (skip_ >= 0) {
+          const Eigen::Map<const Vector<T>> gi(gS.data(), Bc * H);
+          for (Index j = 1; j <= K && j <= t; ++j)
+            grad_coeff[size_t(j - 1)] +=
+                gi.dot(Eigen::Map<const Vector<T>>(c.Y.data() + (t - j) * Bc * H, Bc * H));
+        }
       }
     }
 
     if (K > 0) {
       // dW_rec = sum_t dL/dY_t^T s_t: one product over all rows.
       auto gWrec = view(grad, layout.entry(recurrent_));
-      gWrec.noalias() += c.V.transpose() * c.S;
-      if (skip_ >= 0 && single_lag(coeff) == 0) {
-        // dL/dc_j = sum_t <dL/dI_t, Y_{t-j}> with Y = S W_rec^T recomputed into V.
-        if (kc.sparse_recurrent) {
-          project_rows<T>(c.S, WrecT_, nullptr, c.V, false);
-        } else {
-          c.V.noalias() = c.S * Wrec.transpose();
-        }
-        for (Index j = 1; j <= K && j < steps; ++j) {
-          const Index n = (steps - j) * Bc * H;
-          const Eigen::Map<const Vector<T>> gi(c.G.data() + j * Bc * H, n);
-          const Eigen::Map<const Vector<T>> y(c.V.data(), n);
-          grad_coeff[size_t(j - 1)] += gi.dot(y);
-        }
+      if (single > 0) {
+        // dL/dY_t = dL/dI_{t+lambda}: one product over the shifted rows.
+        const Index n = (steps - single) * Bc;
+        if (n > 0) gWrec.noalias() += c.G.bottomRows(n).transpose() * c.S.topRows(n);
+      } else {
+        gWrec.noalias() += c.V.transpose() * c.S;
       }
     }
     if (mask)
@@ -281,19 +289,38 @@ class SpikingLayer {
   void charge_fire_reset(Eigen::MatrixBase<IDerived>& I, Matrix<T>& vprev,
                          Eigen::MatrixBase<SDerived>& s) const {
     const T d = static_cast<T>(cfg_.lif.decay), theta = static_cast<T>(cfg_.lif.threshold);
-    const bool soft = cfg_.lif.reset == ResetMode::soft;
-    const Surrogate sg = cfg_.lif.surrogate;
-    const SpikeFunction fn = cfg_.lif.spike_fn;
-    for (Index i = 0; i < I.rows(); ++i) {
-      for (Index h = 0; h < I.cols(); ++h) {
-        const T v = d * vprev(i, h) + I.derived().coeff(i, h);  // charge
-        const T sp = spike_value<T>(sg, fn, v - theta);          // fire
-        I.derived().coeffRef(i, h) = v;
-        s.derived().coeffRef(i, h) = sp;
-        vprev(i, h) = soft ? v - theta * sp : v * (T(1) - sp);  // reset
-      }
+    auto v = I.derived().array();
+    v = d * vprev.array() + v;  // charge: v_t = d v'_{t-1} + I_t
+    auto sp = s.derived().array();
+    if (cfg_.lif.spike_fn == SpikeFunction::heaviside) {  // fire
+      if (cfg_.lif.surrogate == Surrogate::gaussian)
+        sp = (v - theta > T(0)).template cast<T>();
+      else
+        sp = (v - theta >= T(0)).template cast<T>();
+    } else {
+      const Surrogate sg = cfg_.lif.surrogate;
+      sp = (v - theta).unaryExpr([sg](T x) { return spike_value<T>(sg, SpikeFunction::smooth, x); });
+    }
+    if (cfg_.lif.reset == ResetMode::soft)  // reset
+      vprev.array() = v - theta * sp;
+    else
+      vprev.array() = v * (T(1) - sp);
+  }
+
+  /// out = g(v - theta), the surrogate derivative, for a whole block.
+  template <typename VDerived>
+  static void surrogate_block(const Eigen::MatrixBase<VDerived>& v, T theta, Surrogate sg, Matrix<T>& out) {
+    const auto x = v.derived().array() - theta;
+    switch (sg) {
+      case Surrogate::triangle: out.array() = (T(1) - x.abs()).max(T(0)); break;
+      case Surrogate::exp: out.array() = (-x.abs()).exp(); break;
+      case Surrogate::rectangle: out.array() = (x.abs() < T(0.5)).template cast<T>(); break;
+      case Surrogate::gaussian:
+        out.array() = x.unaryExpr([](T z) { return surrogate_grad<T>(Surrogate::gaussian, z); });
+        break;
     }
   }
+
   template <typename IDerived, typename SDerived>
   void charge_fire_reset(Eigen::MatrixBase<IDerived>&& I, Matrix<T>& vprev,
                          Eigen::MatrixBase<SDerived>&& s) const {
