@@ -173,8 +173,13 @@ int run(int argc, char** argv) {
     trainer.load(join_path(resume, "last.ckpt"), true);
     std::cout << "resumed at epoch " << trainer.next_epoch() + 1 << " of " << cfg.epochs << std::endl;
   }
+  install_stop_handlers();
   try {
     trainer.fit();
+  } catch (const Interrupted& e) {
+    std::cerr << "asrc-train: " << e.what() << "\n  resume with: asrc-train --resume "
+              << trainer.config().results_dir << std::endl;
+    return 130;
   } catch (const NonFiniteError& e) {
     std::cerr << "asrc-train: stopped: " << e.what() << "\n  resume with: asrc-train --resume "
               << trainer.config().results_dir << std::endl;

@@ -131,7 +131,6 @@ TEST_CASE("GSC end to end: split sizes, feature cache, and a falling training lo
   t0 = std::chrono::steady_clock::now();
   trainer.fit();
   const double fit_s = seconds_since(t0);
-  INFO(log.str());
   MESSAGE(log.str() << "fit: " << fit_s << " s");
 
   const auto& h = trainer.history();

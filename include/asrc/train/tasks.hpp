@@ -3,6 +3,7 @@
 //   smnist / psmnist: the four MNIST IDX files in --dataset-dir (plain or .gz)
 //   ssc / shd:        ssc_train.h5, ssc_test.h5 (shd_*.h5) in --dataset-dir (needs HDF5)
 //   gsc:              the Speech Commands root in --dataset-dir (word folders + lists)
+#include <algorithm>
 #include <memory>
 #include <numeric>
 
@@ -75,8 +76,11 @@ inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_pe
     GscOptions o;
     o.cache_dir = cfg.cache_dir.empty() ? join_path(cfg.dataset_dir, ".asrc-cache") : cfg.cache_dir;
     o.threads = cfg.threads;
-    std::shared_ptr<const Dataset> train = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::train, o);
-    std::shared_ptr<const Dataset> test = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::test, o);
+    auto gtrain = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::train, o);
+    auto gtest = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::test, o);
+    d.notes = str_cat("GSC clips named in the split lists but absent: ", gtest->missing_listed(),
+                      " (test list); silence samples: ", gtrain->num_silence());
+    std::shared_ptr<const Dataset> train = gtrain, test = gtest;
     auto first = [](std::shared_ptr<const Dataset> ds, Index n, const char* name) -> std::shared_ptr<const Dataset> {
       if (n <= 0 || n >= ds->size()) return ds;
       std::vector<Index> idx(static_cast<size_t>(n));

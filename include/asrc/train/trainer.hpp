@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -57,6 +58,26 @@ struct NonFiniteError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Raised by fit() after a stop request: the batch in flight was finished and a
+/// resumable checkpoint written.
+struct Interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Set by the SIGINT / SIGTERM handler (or by anyone) to ask a running fit() to stop.
+inline volatile std::sig_atomic_t& stop_requested() {
+  static volatile std::sig_atomic_t flag = 0;
+  return flag;
+}
+
+/// Route SIGINT and SIGTERM to stop_requested(): training finishes the current batch,
+/// writes last.ckpt and returns.
+inline void install_stop_handlers() {
+  auto handler = [](int) { stop_requested() = 1; };
+  std::signal(SIGINT, handler);
+  std::signal(SIGTERM, handler);
+}
+
 class Trainer {
  public:
   using Net = Network<float>;
@@ -64,10 +85,9 @@ class Trainer {
   /// `test` is evaluated every epoch; `valid` (may be null) is carved from training data.
   Trainer(RunConfig cfg, std::shared_ptr<const Dataset> train, std::shared_ptr<const Dataset> test,
           std::shared_ptr<const Dataset> valid = nullptr)
-      : cfg_(std::move(cfg)), train_(std::move(train)), test_(std::move(test)), valid_(std::move(valid)),
+      : cfg_(validated(std::move(cfg))), train_(std::move(train)), test_(std::move(test)), valid_(std::move(valid)),
         net_(cfg_.network_config()), opt_(cfg_.optim == "adamw" ? AdamMode::adamw : AdamMode::adam),
         shuffle_rng_(cfg_.seed * 0x9e3779b97f4a7c15ULL + 1) {
-    cfg_.validate();
     require(train_ && test_, "Trainer::Trainer", "train and test datasets", "null");
     for (const Dataset* d : {train_.get(), test_.get(), valid_.get()}) {
       if (!d) continue;
@@ -171,6 +191,14 @@ class Trainer {
     c.set_meta_int("best_epoch", best_epoch_);
     c.set_meta_number("best_test_at_best", best_test_at_best_);
     c.set_meta("rng.shuffle", shuffle_rng_.state());
+    // Mid-epoch state (a stop request between batches): the batch to continue with, the
+    // shuffle generator as it was before this epoch's shuffle, and the running sums.
+    c.set_meta_int("batch", next_batch_);
+    c.set_meta("rng.shuffle_epoch_start", epoch_shuffle_state_);
+    c.set_meta_number("partial.loss_sum", partial_.loss_sum);
+    c.set_meta_number("partial.correct", partial_.correct);
+    c.set_meta_int("partial.seen", partial_.seen);
+    c.set_meta_number("partial.seconds", partial_.seconds);
     c.set_meta("rng.dropout", const_cast<Net&>(net_).dropout_rng().state());
     for (const auto& e : net_.layout().entries())
       c.set_tensor("param." + e.name, view(net_.params(), e), DType::float32);
@@ -181,7 +209,6 @@ class Trainer {
     }
     c.set_ints("adam.steps", std::vector<std::int64_t>(st.steps.begin(), st.steps.end()));
     for (const auto& [k, v] : extra_ints) c.set_ints(k, v);
-    std::string hist;
     save_checkpoint(path, c);
   }
 
@@ -196,7 +223,13 @@ class Trainer {
     best_acc_ = c.meta_number("best_acc");
     best_epoch_ = c.meta_int("best_epoch");
     best_test_at_best_ = c.meta_number("best_test_at_best");
-    shuffle_rng_.set_state(c.meta_at("rng.shuffle"));
+    next_batch_ = c.meta_int("batch");
+    shuffle_rng_.set_state(c.meta_at(next_batch_ > 0 ? "rng.shuffle_epoch_start" : "rng.shuffle"));
+    epoch_shuffle_state_ = c.meta_at("rng.shuffle_epoch_start");
+    partial_.loss_sum = c.meta_number("partial.loss_sum");
+    partial_.correct = c.meta_number("partial.correct");
+    partial_.seen = c.meta_int("partial.seen");
+    partial_.seconds = c.meta_number("partial.seconds");
     net_.dropout_rng().set_state(c.meta_at("rng.dropout"));
     AdamState<float> st;
     if (c.has_tensor("adam.exp_avg")) {
@@ -213,6 +246,10 @@ class Trainer {
   }
 
  private:
+  static RunConfig validated(RunConfig c) {
+    c.validate();  // before any member is built from it
+    return c;
+  }
   static std::string fmt(double v, int prec = 2) {
     char b[64];
     std::snprintf(b, sizeof b, "%.*f", prec, v);
@@ -244,6 +281,7 @@ class Trainer {
     const Index N = train_->size();
     std::vector<Index> order(static_cast<size_t>(N));
     for (Index i = 0; i < N; ++i) order[size_t(i)] = i;
+    epoch_shuffle_state_ = shuffle_rng_.state();
     for (Index i = N - 1; i > 0; --i)
       std::swap(order[size_t(i)], order[size_t(shuffle_rng_.below(std::uint64_t(i + 1)))]);
     const Index nb = (N + cfg_.batch_size - 1) / cfg_.batch_size;
@@ -251,10 +289,14 @@ class Trainer {
     std::vector<int> y;
     Vector<float> grad;
     Matrix<float> logits;
-    double loss_sum = 0, correct = 0;
-    Index seen = 0;
+    // A resumed mid-epoch run continues with the saved batch and running sums.
+    double loss_sum = partial_.loss_sum, correct = partial_.correct;
+    Index seen = partial_.seen;
+    const Index first = next_batch_;
+    const double seconds_before = partial_.seconds;
+    partial_ = {};
     const auto t0 = std::chrono::steady_clock::now();
-    for (Index bi = 0; bi < nb; ++bi) {
+    for (Index bi = first; bi < nb; ++bi) {
       const Index start = bi * cfg_.batch_size, B = std::min(cfg_.batch_size, N - start);
       std::vector<Index> idx(order.begin() + start, order.begin() + start + B);
       make_batch(*train_, idx, x, y);
@@ -278,9 +320,19 @@ class Trainer {
              << fmt(double(N - seen) / std::max(sps, 1e-9), 0) << "s   " << std::flush;
       }
       if (on_batch) on_batch(epoch_, bi);
+      if (stop_requested() && bi + 1 < nb) {
+        next_batch_ = bi + 1;
+        partial_ = {loss_sum, correct, seen,
+                    seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+        if (progress_bar) *out << "\n";
+        save(cfg_.results_dir + "/last.ckpt");
+        stop_requested() = 0;
+        throw Interrupted(str_cat("stopped after ", position(bi), "; last.ckpt written in ", cfg_.results_dir));
+      }
     }
+    next_batch_ = 0;
     if (progress_bar) *out << "\r" << std::string(100, ' ') << "\r";
-    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rec.samples_per_s = double(seen) / std::max(rec.seconds, 1e-9);
     rec.train_loss = loss_sum / double(std::max<Index>(seen, 1));
     rec.train_acc = 100.0 * correct / double(std::max<Index>(seen, 1));
@@ -389,6 +441,13 @@ class Trainer {
   Net net_;
   Adam<float> opt_;
   Rng shuffle_rng_;
+  std::string epoch_shuffle_state_ = shuffle_rng_.state();
+  struct Partial {
+    double loss_sum = 0, correct = 0;
+    Index seen = 0;
+    double seconds = 0;
+  } partial_;
+  Index next_batch_ = 0;  ///< > 0 while an epoch is interrupted between batches
   Index epoch_ = 0;
   double best_acc_ = 0;
   Index best_epoch_ = -1;

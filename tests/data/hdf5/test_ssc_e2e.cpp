@@ -112,7 +112,7 @@ TEST_CASE("SSC end to end: synthetic HDF5 files, load_task, and SRC / ASRC train
   write_spike_hdf5(dir.str() + "/ssc_test.h5", test_rows.times, test_rows.units, test_rows.labels,
                    SpikeTimeType::float16, SpikeUnitType::uint16, SpikeLabelType::uint16);
 
-  for (const char* preset : {"ssc-src", "ssc-asrc"}) {
+  for (const std::string preset : {"ssc-src", "ssc-asrc"}) {
     CAPTURE(preset);
     RunConfig cfg = make_preset(preset);
     cfg.dataset_dir = dir.str();
