@@ -1,0 +1,7 @@
+// libFuzzer target: see fuzz/targets.hpp (run_checkpoint) for the input format and
+// what counts as a finding; scripts/fuzz.sh builds and runs it.
+#include "targets.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  return asrc_fuzz::run_checkpoint(data, size);
+}
