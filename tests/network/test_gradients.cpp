@@ -40,7 +40,7 @@ struct Tol<double> {
 };
 template <>
 struct Tol<float> {
-  static constexpr double max_err = 2e-3;
+  static constexpr double max_err = 1e-4;
 };
 
 constexpr double kStep = 1e-7;
@@ -113,6 +113,7 @@ GradientCheckResult check_network(NetworkConfig cfg, Setup s) {
 
 template <typename T>
 void all_kinds_resets_detach() {
+  double worst = 0;
   for (const auto& c : kCases) {
     for (ResetMode reset : {ResetMode::soft, ResetMode::hard}) {
       for (bool detach : {false, true}) {
@@ -124,9 +125,11 @@ void all_kinds_resets_detach() {
              " worst=", r.worst);
         CHECK(r.analytic_norm > 1e-3);
         CHECK(r.max_rel_error < Tol<T>::max_err);
+        worst = std::max(worst, r.max_rel_error);
       }
     }
   }
+  MESSAGE("largest relative error over 20 configurations (", std::string(sizeof(T) == 8 ? "double" : "float"), "): ", worst);
 }
 
 }  // namespace
