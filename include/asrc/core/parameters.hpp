@@ -6,6 +6,7 @@
 // the same layout. So one optimizer, one serializer and one gradient checker
 // serve every module, and per-group settings (learning rate of the ASRC logits,
 // weight decay of the weights) are a field of each entry, not a special case.
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ class ParamLayout {
   Index add(const std::string& name, Index rows, Index cols, ParamGroup group) {
     require(rows > 0 && cols > 0, "ParamLayout::add", "positive rows and cols for '" + name + "'",
             str_cat(rows, "x", cols));
+    // Sizes come from user settings: refuse products that would overflow an Index.
+    constexpr Index kMax = std::numeric_limits<Index>::max();
+    require(rows <= kMax / cols && total_ <= kMax - rows * cols, "ParamLayout::add",
+            "a parameter count that fits in 64 bits for '" + name + "'", str_cat(rows, "x", cols));
     for (const auto& e : entries_)
       require(e.name != name, "ParamLayout::add", "a unique parameter name", name);
     entries_.push_back({name, total_, rows, cols, group});

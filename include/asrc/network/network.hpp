@@ -320,7 +320,7 @@ class Network {
     }
 
     const Index C = cfg_.chunk_size;
-    const Index nchunks = (batch + C - 1) / C;
+    const Index nchunks = batch / C + (batch % C != 0);  // no overflow for huge C
     const int nthreads = cfg_.threads > 0 ? cfg_.threads : omp_get_max_threads();
     if (static_cast<int>(work_.size()) < nthreads) work_.resize(static_cast<size_t>(nthreads));
     chunk_loss_.assign(static_cast<size_t>(nchunks), 0.0);

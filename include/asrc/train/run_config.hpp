@@ -1,6 +1,7 @@
 #pragma once
 // The configuration of a training run: every flag of asrc-train, its default, the Table 1
 // presets (spec section 7), command-line parsing, and a key/value form for checkpoints.
+#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <sstream>
@@ -176,9 +177,19 @@ struct RunConfig {
     };
     auto to_i = [&](const std::string& s) {
       char* end = nullptr;
+      errno = 0;
       const long long v = std::strtoll(s.c_str(), &end, 10);
-      require(!s.empty() && end == s.c_str() + s.size(), w, "an integer for --" + key, "'" + s + "'");
+      require(!s.empty() && end == s.c_str() + s.size() && errno != ERANGE, w,
+              "a 64-bit integer for --" + key, "'" + s + "'");
       return static_cast<Index>(v);
+    };
+    auto to_u = [&](const std::string& s) {
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+      require(!s.empty() && s[0] != '-' && end == s.c_str() + s.size() && errno != ERANGE, w,
+              "an unsigned 64-bit integer for --" + key, "'" + s + "'");
+      return static_cast<std::uint64_t>(v);
     };
     auto to_b = [&](const std::string& s) {
       if (s == "1" || s == "true" || s == "True" || s.empty()) return true;
@@ -204,7 +215,7 @@ struct RunConfig {
     else if (key == "bias") bias = to_b(value);
     else if (key == "epochs") epochs = to_i(value);
     else if (key == "batch-size") batch_size = to_i(value);
-    else if (key == "seed") seed = static_cast<std::uint64_t>(to_i(value));
+    else if (key == "seed") seed = to_u(value);
     else if (key == "decay-para") decay = to_d(value);
     else if (key == "threshold") threshold = to_d(value);
     else if (key == "sg") sg = value;
