@@ -80,30 +80,8 @@ void print_help() {
   std::printf("\n");
 }
 
-bool is_switch(const std::string& k) {
-  return k == "network-wise" || k == "hard-reset" || k == "detach-reset" || k == "count-params" ||
-         k == "help";
-}
-
 int run(int argc, char** argv) {
-  std::vector<std::pair<std::string, std::string>> opts;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    require(a.rfind("--", 0) == 0, "asrc-train", "an option starting with --", "'" + a + "'");
-    a = a.substr(2);
-    std::string v;
-    const auto eq = a.find('=');
-    if (eq != std::string::npos) {
-      v = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    } else if (!is_switch(a)) {
-      require(i + 1 < argc, "asrc-train", "a value after --" + a, "end of the command line");
-      v = argv[++i];
-    } else {
-      v = "1";
-    }
-    opts.emplace_back(a, v);
-  }
+  const auto opts = split_command_line(std::vector<std::string>(argv + 1, argv + argc));
   RunConfig cfg = make_preset("smnist-asrc");
   cfg.preset.clear();
   std::string resume, eval_only;

@@ -311,33 +311,10 @@ inline long double planned_params(const asrc::NetworkConfig& c) {
   return n + C * in + (c.bias ? C : 0);
 }
 
-/// The flags of asrc-train without a value (examples/asrc_train.cpp: is_switch()).
-inline bool cli_is_switch(const std::string& k) {
-  return k == "network-wise" || k == "hard-reset" || k == "detach-reset" || k == "count-params" ||
-         k == "help";
-}
-
 inline void cli_parse(const std::vector<std::string>& args) {
   using asrc::require;
-  // As asrc-train's run(): --key value, --key=value, switches.
-  std::vector<std::pair<std::string, std::string>> opts;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    require(a.rfind("--", 0) == 0, "asrc-train", "an option starting with --", "'" + a + "'");
-    a = a.substr(2);
-    std::string v;
-    const auto eq = a.find('=');
-    if (eq != std::string::npos) {
-      v = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    } else if (!cli_is_switch(a)) {
-      require(i + 1 < args.size(), "asrc-train", "a value after --" + a, "end of the command line");
-      v = args[++i];
-    } else {
-      v = "1";
-    }
-    opts.emplace_back(a, v);
-  }
+  // Exactly asrc-train's parsing: --key value, --key=value, switches.
+  const auto opts = asrc::split_command_line(args);
   asrc::RunConfig cfg = asrc::make_preset("smnist-asrc");
   cfg.preset.clear();
   for (const auto& kv : opts) {

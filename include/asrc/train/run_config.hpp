@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "asrc/core/error.hpp"
@@ -241,6 +242,37 @@ struct RunConfig {
     return c;
   }
 };
+
+/// Flags of asrc-train that take no value.
+inline bool is_switch_flag(const std::string& k) {
+  return k == "network-wise" || k == "hard-reset" || k == "detach-reset" || k == "count-params" ||
+         k == "help";
+}
+
+/// Split asrc-train's arguments (without the program name) into (flag, value) pairs:
+/// `--key value`, `--key=value`, or a switch (value "1").
+inline std::vector<std::pair<std::string, std::string>> split_command_line(
+    const std::vector<std::string>& args) {
+  std::vector<std::pair<std::string, std::string>> opts;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    require(a.rfind("--", 0) == 0, "asrc-train", "an option starting with --", "'" + a + "'");
+    a = a.substr(2);
+    std::string v;
+    const auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      v = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    } else if (!is_switch_flag(a)) {
+      require(i + 1 < args.size(), "asrc-train", "a value after --" + a, "end of the command line");
+      v = args[++i];
+    } else {
+      v = "1";
+    }
+    opts.emplace_back(a, v);
+  }
+  return opts;
+}
 
 /// The Table 1 rows (spec section 7), plus SHD set up like SSC.
 inline std::vector<std::string> preset_names() {
