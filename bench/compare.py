@@ -20,15 +20,10 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from pytorch_reference import load_average  # noqa: E402  (torch is imported lazily there)
+
 DEFAULT_CONFIGS = ["gsc-src", "gsc-asrc", "ssc-src", "ssc-asrc", "smnist-src", "smnist-asrc"]
-
-
-def load_average():
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def cpu_model():
