@@ -7,31 +7,126 @@
 // computed by the same instruction sequence whatever the number of rows, which is
 // what makes streaming inference (one row per step) equal to whole-sequence inference
 // bit for bit. Eigen's GEMM gives no such guarantee (it switches to GEMV for one row).
+//
+// How it is fast (bench/asrc_bench.cpp measures it against Eigen's GEMM):
+//  - the non-zero columns of a row are first turned into a bit mask and listed with
+//    count-trailing-zeros: no data-dependent branch per input column (such a branch
+//    mispredicts at spike rates of 5-50% and cost more than the additions);
+//  - the output row is built in tiles of up to 8 SIMD vectors (128 floats) held in
+//    registers, so each selected weight row is read once and each output written once.
+// The additions for one output element happen in the same order (bias, then k
+// increasing) whatever the tiling, so the tiling does not change the result.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
 #include "asrc/core/types.hpp"
 
 namespace asrc {
+namespace detail {
+
+/// 64-byte SIMD vector of T (GCC/Clang vector extension: one AVX-512 register, two AVX2).
+template <typename T>
+struct Simd {
+  typedef T type __attribute__((vector_size(64)));
+  static constexpr Index width = 64 / sizeof(T);
+  static type load(const T* p) {
+    type v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  static void store(T* p, type v) { std::memcpy(p, &v, sizeof v); }
+};
+
+/// o[0 .. NV*width) += sum_m val_m WT(idx_m, :) (val == nullptr: all values are 1).
+template <typename T, int NV>
+inline void gather_tile(T* o, const T* WT, Index ld, const int* idx, const T* val, Index n) {
+  using S = Simd<T>;
+  typename S::type a[NV];
+  for (int v = 0; v < NV; ++v) a[v] = S::load(o + v * S::width);
+  if (!val) {
+    for (Index m = 0; m < n; ++m) {
+      const T* w = WT + Index(idx[m]) * ld;
+      for (int v = 0; v < NV; ++v) a[v] += S::load(w + v * S::width);
+    }
+  } else {
+    for (Index m = 0; m < n; ++m) {
+      const T* w = WT + Index(idx[m]) * ld;
+      const T s = val[m];
+      for (int v = 0; v < NV; ++v) a[v] += s * S::load(w + v * S::width);
+    }
+  }
+  for (int v = 0; v < NV; ++v) S::store(o + v * S::width, a[v]);
+}
+
+/// Lists the non-zero entries of x[0..F) in increasing order; returns their number.
+/// Sets `binary` to whether all of them are exactly 1.
+template <typename T>
+inline Index list_nonzeros(const T* x, Index F, int* idx, T* val, bool& binary) {
+  Index n = 0;
+  bool ones = true;
+  for (Index k0 = 0; k0 < F; k0 += 64) {
+    const Index e = std::min<Index>(64, F - k0);
+    std::uint64_t m = 0;
+    for (Index b = 0; b < e; ++b) m |= std::uint64_t(x[k0 + b] != T(0)) << b;
+    while (m) {
+      const Index k = k0 + __builtin_ctzll(m);
+      m &= m - 1;
+      idx[n] = static_cast<int>(k);
+      val[n] = x[k];
+      ones &= x[k] == T(1);
+      ++n;
+    }
+  }
+  binary = ones;
+  return n;
+}
+
+}  // namespace detail
 
 /// out(i,:) = [out(i,:) if accumulate else bias or 0] + sum_k x(i,k) WT(k,:).
 /// WT is the transposed weight (F x H, row-major) so that row k is contiguous.
+/// x and out must have contiguous rows (row-major matrices, their row blocks, maps).
 template <typename T, typename XDerived, typename ODerived>
 void project_rows(const Eigen::MatrixBase<XDerived>& x, const Matrix<T>& WT, const T* bias,
                   Eigen::MatrixBase<ODerived>& out, bool accumulate) {
+  using S = detail::Simd<T>;
   const Index n = x.rows(), F = x.cols(), H = WT.cols();
+  const auto& xd = x.derived();
+  auto& od = out.derived();
+  const Index xs = xd.outerStride(), os = od.outerStride();
+  thread_local std::vector<int> idx;
+  thread_local std::vector<T> val;
+  if (idx.size() < static_cast<size_t>(F)) {
+    idx.resize(static_cast<size_t>(F));
+    val.resize(static_cast<size_t>(F));
+  }
+  const T* W = WT.data();
   for (Index i = 0; i < n; ++i) {
-    Eigen::Map<RowVector<T>> o(&out.derived().coeffRef(i, 0), H);
+    const T* xr = xd.data() + i * xs;
+    T* o = od.data() + i * os;
     if (!accumulate) {
       if (bias)
-        o = Eigen::Map<const RowVector<T>>(bias, H);
+        std::copy(bias, bias + H, o);
       else
-        o.setZero();
+        std::fill(o, o + H, T(0));
     }
-    for (Index k = 0; k < F; ++k) {
-      const T xv = x.derived().coeff(i, k);
-      if (xv == T(0)) continue;
-      if (xv == T(1))
-        o += WT.row(k);
-      else
-        o += xv * WT.row(k);
+    bool binary = true;
+    const Index nz = detail::list_nonzeros(xr, F, idx.data(), val.data(), binary);
+    if (nz == 0) continue;
+    const T* v = binary ? nullptr : val.data();
+    Index c = 0;
+    for (; c + 8 * S::width <= H; c += 8 * S::width)
+      detail::gather_tile<T, 8>(o + c, W + c, H, idx.data(), v, nz);
+    for (; c + 2 * S::width <= H; c += 2 * S::width)
+      detail::gather_tile<T, 2>(o + c, W + c, H, idx.data(), v, nz);
+    for (; c + S::width <= H; c += S::width)
+      detail::gather_tile<T, 1>(o + c, W + c, H, idx.data(), v, nz);
+    for (; c < H; ++c) {
+      T a = o[c];
+      for (Index m = 0; m < nz; ++m) a += (v ? v[m] : T(1)) * W[Index(idx[size_t(m)]) * H + c];
+      o[c] = a;
     }
   }
 }

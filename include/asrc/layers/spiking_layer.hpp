@@ -21,6 +21,7 @@
 //               S is left as it was.
 // Only the recurrent term lives inside the time loop; the feed-forward product, the
 // input gradient and the weight gradients are single products over all T*Bc rows.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -48,11 +49,10 @@ struct LayerCache {
   Matrix<T> G;  ///< forward: a_t; backward: dL/ds_t in, dL/dI_t out
   Matrix<T> V;  ///< forward: v_t; after backward: dL/dY_t
   Matrix<T> S;  ///< spikes s_t
-  Matrix<T> ring;   ///< ASRC training: Y_{t-j} = s_{t-j} W_rec^T for the last K steps
   Matrix<T> vprev;  ///< Bc x H scratch: v'_{t-1} / dL/dv_{t+1}
   Matrix<T> gy;     ///< Bc x H scratch: dL/dY_t
   Matrix<T> tmp;    ///< Bc x H scratch: surrogate values
-  Matrix<T> Y;      ///< ASRC training backward: s_t W_rec^T for all steps
+  Matrix<T> Y;      ///< ASRC training: Y_t = s_t W_rec^T of every step (forward to backward)
 };
 
 /// Which products use the spike-aware row kernel (core/kernels.hpp) instead of GEMM.
@@ -128,27 +128,31 @@ class SpikingLayer {
     const Index K = lag_count();
     const Index single = single_lag(coeff);
     const bool mixture = K > 0 && single == 0;  // ASRC in training
-    if (mixture) c.ring.resize(K * Bc, H);
+    // ASRC in training keeps Y_t = s_t W_rec^T of every step: the forward mixes the last
+    // K of them, and backward needs all of them for dL/dc_j.
+    if (mixture) c.Y.resize(steps * Bc, H);
     const auto Wrec = recurrent_ >= 0 ? view(params, layout.entry(recurrent_))
                                       : ConstMatrixMap<T>(nullptr, 0, 0);
 
-    for (Index t = 0; t < steps; ++t) {
-      auto I = c.V.middleRows(t * Bc, Bc);
-      I = c.G.middleRows(t * Bc, Bc);
-      if (K > 0) {
-        if (!mixture) {
-          if (t - single >= 0)
-            add_recurrent(c.S.middleRows((t - single) * Bc, Bc), Wrec, kc, I);
-        } else {
-          for (Index j = 1; j <= K && j <= t; ++j)
-            I += coeff[size_t(j - 1)] * c.ring.middleRows(((t - j) % K) * Bc, Bc);
+    // A single lag lambda (SRC, vanilla, ASRC in evaluation): steps t .. t+lambda-1 only
+    // need spikes from before t, so their recurrent input is one product over
+    // lambda*Bc rows, made before the neurons of those steps run.
+    const Index block = (K > 0 && !mixture) ? single : 1;
+    for (Index t0 = 0; t0 < steps; t0 += block) {
+      const Index nb = std::min(block, steps - t0);
+      auto Iblk = c.V.middleRows(t0 * Bc, nb * Bc);
+      Iblk = c.G.middleRows(t0 * Bc, nb * Bc);
+      if (K > 0 && !mixture && t0 >= single)
+        add_recurrent(c.S.middleRows((t0 - single) * Bc, nb * Bc), Wrec, kc, Iblk);
+      for (Index t = t0; t < t0 + nb; ++t) {
+        auto I = c.V.middleRows(t * Bc, Bc);
+        if (mixture) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), true);
+        charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
+        if (mixture) {
+          auto Y = c.Y.middleRows(t * Bc, Bc);
+          Y.setZero();
+          add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y);
         }
-      }
-      charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
-      if (mixture) {
-        auto Y = c.ring.middleRows((t % K) * Bc, Bc);
-        Y.setZero();
-        add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y);
       }
     }
   }
@@ -188,54 +192,55 @@ class SpikingLayer {
     const Index single = single_lag(coeff);  // SRC, vanilla, ASRC in evaluation
     const bool mixture = K > 0 && single == 0;
     c.tmp.resize(Bc, H);
-    if (mixture && skip_ >= 0) {
-      // Y_t = s_t W_rec^T for every step, for dL/dc_j = sum_t <dL/dI_t, Y_{t-j}>, which is
-      // accumulated inside the loop while the blocks involved are still in cache.
-      c.Y.resize(steps * Bc, H);
-      if (kc.sparse_recurrent)
-        project_rows<T>(c.S, WrecT_, nullptr, c.Y, false);
-      else
-        c.Y.noalias() = c.S * Wrec.transpose();
-    }
-    for (Index t = steps - 1; t >= 0; --t) {
-      auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/dI_t
-      auto V = c.V.middleRows(t * Bc, Bc);
-      const auto S = c.S.middleRows(t * Bc, Bc);
-      if (K > 0) {
-        if (single > 0) {
-          // dL/dY_t = dL/dI_{t+lambda}: already in the rows of step t + lambda.
-          if (t + single < steps) gS.noalias() += c.G.middleRows((t + single) * Bc, Bc) * Wrec;
-        } else if (t + 1 < steps) {
-          // dL/dY_t = sum_j c_j dL/dI_{t+j}: rows of later steps already hold dL/dI.
-          c.gy = coeff[0] * c.G.middleRows((t + 1) * Bc, Bc);
-          for (Index j = 2; j <= K && t + j < steps; ++j)
-            c.gy += coeff[size_t(j - 1)] * c.G.middleRows((t + j) * Bc, Bc);
-          gS.noalias() += c.gy * Wrec;
-        } else {
-          c.gy.setZero(Bc, H);
+    // For ASRC in training, forward left Y_t = s_t W_rec^T of every step in c.Y, for
+    // dL/dc_j = sum_t <dL/dI_t, Y_{t-j}>, accumulated inside the loop while the blocks
+    // involved are still in cache.
+    //
+    // Single lag lambda: dL/dY_t = dL/dI_{t+lambda}, and for the steps t1-lambda+1 .. t1
+    // those rows are all known once step t1+1 is done, so their recurrent gradient is
+    // one product over lambda*Bc rows, made before the neurons of those steps run.
+    const Index block = (K > 0 && single > 0) ? single : 1;
+    for (Index t1 = steps - 1; t1 >= 0; t1 -= block) {
+      const Index t_first = std::max<Index>(0, t1 - block + 1);
+      if (K > 0 && single > 0) {
+        const Index t_last = std::min(t1, steps - 1 - single);  // steps with t + lambda < T
+        if (t_last >= t_first) {
+          const Index rows = (t_last - t_first + 1) * Bc;
+          c.G.middleRows(t_first * Bc, rows).noalias() +=
+              c.G.middleRows((t_first + single) * Bc, rows) * Wrec;
         }
       }
-      surrogate_block(V, theta, sg, c.tmp);  // g(v_t - theta)
-      const auto gvp = d * gnext.array();    // dL/dv'_t
-      if (soft) {
-        if (detach)
-          gnext = (gS.array() * c.tmp.array() + gvp).matrix();
-        else
-          gnext = ((gS.array() - theta * gvp) * c.tmp.array() + gvp).matrix();
-      } else {
-        if (detach)
-          gnext = (gS.array() * c.tmp.array() + gvp * (T(1) - S.array())).matrix();
-        else
-          gnext = ((gS.array() - V.array() * gvp) * c.tmp.array() + gvp * (T(1) - S.array())).matrix();
-      }
-      gS = gnext;
-      if (mixture) {
-        V = c.gy;  // v_t is no longer needed: keep dL/dY_t there
-        if (skip_ >= 0) {
-          const Eigen::Map<const Vector<T>> gi(gS.data(), Bc * H);
-          for (Index j = 1; j <= K && j <= t; ++j)
-            grad_coeff[size_t(j - 1)] +=
-                gi.dot(Eigen::Map<const Vector<T>>(c.Y.data() + (t - j) * Bc * H, Bc * H));
+      for (Index t = t1; t >= t_first; --t) {
+        auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/dI_t
+        auto V = c.V.middleRows(t * Bc, Bc);
+        const auto S = c.S.middleRows(t * Bc, Bc);
+        if (mixture) {
+          // dL/dY_t = sum_j c_j dL/dI_{t+j}: rows of later steps already hold dL/dI.
+          mix_steps(c.G.data(), Bc * H, t, +1, steps, coeff, c.gy.data(), false);
+          if (t + 1 < steps) gS.noalias() += c.gy * Wrec;
+        }
+        surrogate_block(V, theta, sg, c.tmp);  // g(v_t - theta)
+        const auto gvp = d * gnext.array();    // dL/dv'_t
+        if (soft) {
+          if (detach)
+            gnext = (gS.array() * c.tmp.array() + gvp).matrix();
+          else
+            gnext = ((gS.array() - theta * gvp) * c.tmp.array() + gvp).matrix();
+        } else {
+          if (detach)
+            gnext = (gS.array() * c.tmp.array() + gvp * (T(1) - S.array())).matrix();
+          else
+            gnext = ((gS.array() - V.array() * gvp) * c.tmp.array() + gvp * (T(1) - S.array())).matrix();
+        }
+        gS = gnext;
+        if (mixture) {
+          V = c.gy;  // v_t is no longer needed: keep dL/dY_t there
+          if (skip_ >= 0) {
+            const Eigen::Map<const Vector<T>> gi(gS.data(), Bc * H);
+            for (Index j = 1; j <= K && j <= t; ++j)
+              grad_coeff[size_t(j - 1)] +=
+                  gi.dot(Eigen::Map<const Vector<T>>(c.Y.data() + (t - j) * Bc * H, Bc * H));
+          }
         }
       }
     }
@@ -277,6 +282,32 @@ class SpikingLayer {
       project_rows<T>(s, WrecT_, nullptr, out, true);
     else
       out.derived().noalias() += s * Wrec.transpose();
+  }
+
+  /// out[0..n) (+)= sum_{j=1..K} c_j src[step t + dir*j], over the steps inside [0, steps),
+  /// j increasing for every element; src holds one block of n values per step. The
+  /// output is walked in tiles held in registers, so each source block is read once.
+  static void mix_steps(const T* src, Index n, Index t, int dir, Index steps,
+                        const std::vector<T>& coeff, T* __restrict out, bool accumulate) {
+    const Index K = static_cast<Index>(coeff.size());
+    const Index J = dir < 0 ? std::min(K, t) : std::min(K, steps - 1 - t);
+    constexpr Index kW = 128;
+    Index c0 = 0;
+    for (; c0 + kW <= n; c0 += kW) {
+      T a[kW];
+      for (Index c = 0; c < kW; ++c) a[c] = accumulate ? out[c0 + c] : T(0);
+      for (Index j = 1; j <= J; ++j) {
+        const T cj = coeff[size_t(j - 1)];
+        const T* __restrict y = src + (t + dir * j) * n + c0;
+        for (Index c = 0; c < kW; ++c) a[c] += cj * y[c];
+      }
+      for (Index c = 0; c < kW; ++c) out[c0 + c] = a[c];
+    }
+    for (Index c = c0; c < n; ++c) {
+      T a = accumulate ? out[c] : T(0);
+      for (Index j = 1; j <= J; ++j) a += coeff[size_t(j - 1)] * src[(t + dir * j) * n + c];
+      out[c] = a;
+    }
   }
 
   /// In: I holds I_t, vprev holds v'_{t-1}. Out: I holds v_t, vprev holds v'_t, s holds s_t.
