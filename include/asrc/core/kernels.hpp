@@ -19,7 +19,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include "asrc/core/types.hpp"
 
@@ -62,14 +67,40 @@ inline void gather_tile(T* o, const T* WT, Index ld, const int* idx, const T* va
 
 /// Lists the non-zero entries of x[0..F) in increasing order; returns their number.
 /// Sets `binary` to whether all of them are exactly 1.
+/// Bit b of the result: x[b] != 0, for b < e <= 64.
+template <typename T>
+inline std::uint64_t nonzero_mask(const T* x, Index e) {
+  std::uint64_t m = 0;
+  Index b = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<T, float>::value) {
+    for (; b + 16 <= e; b += 16)
+      m |= std::uint64_t(_mm512_cmp_ps_mask(_mm512_loadu_ps(x + b), _mm512_setzero_ps(), _CMP_NEQ_UQ)) << b;
+  } else if constexpr (std::is_same<T, double>::value) {
+    for (; b + 8 <= e; b += 8)
+      m |= std::uint64_t(_mm512_cmp_pd_mask(_mm512_loadu_pd(x + b), _mm512_setzero_pd(), _CMP_NEQ_UQ)) << b;
+  }
+#elif defined(__AVX__)
+  if constexpr (std::is_same<T, float>::value) {
+    for (; b + 8 <= e; b += 8)
+      m |= std::uint64_t(unsigned(_mm256_movemask_ps(
+               _mm256_cmp_ps(_mm256_loadu_ps(x + b), _mm256_setzero_ps(), _CMP_NEQ_UQ)))) << b;
+  } else if constexpr (std::is_same<T, double>::value) {
+    for (; b + 4 <= e; b += 4)
+      m |= std::uint64_t(unsigned(_mm256_movemask_pd(
+               _mm256_cmp_pd(_mm256_loadu_pd(x + b), _mm256_setzero_pd(), _CMP_NEQ_UQ)))) << b;
+  }
+#endif
+  for (; b < e; ++b) m |= std::uint64_t(x[b] != T(0)) << b;
+  return m;
+}
+
 template <typename T>
 inline Index list_nonzeros(const T* x, Index F, int* idx, T* val, bool& binary) {
   Index n = 0;
   bool ones = true;
   for (Index k0 = 0; k0 < F; k0 += 64) {
-    const Index e = std::min<Index>(64, F - k0);
-    std::uint64_t m = 0;
-    for (Index b = 0; b < e; ++b) m |= std::uint64_t(x[k0 + b] != T(0)) << b;
+    std::uint64_t m = nonzero_mask(x + k0, std::min<Index>(64, F - k0));
     while (m) {
       const Index k = k0 + __builtin_ctzll(m);
       m &= m - 1;
@@ -126,6 +157,66 @@ void project_rows(const Eigen::MatrixBase<XDerived>& x, const Matrix<T>& WT, con
     for (; c < H; ++c) {
       T a = o[c];
       for (Index m = 0; m < nz; ++m) a += (v ? v[m] : T(1)) * W[Index(idx[size_t(m)]) * H + c];
+      o[c] = a;
+    }
+  }
+}
+
+/// out(k,:) = [out(k,:) if accumulate else 0] + sum_r x(r,k) G(r,:), r increasing: the
+/// product x^T G for a sparse x (n x F), as used by weight gradients (dW^T = x^T dL/dI).
+/// The non-zeros of x are first listed per column (CSC), then each output row k is a
+/// register-tiled gather of the rows of G that column k selects.
+template <typename T, typename XDerived, typename GDerived>
+void project_columns(const Eigen::MatrixBase<XDerived>& x, const Eigen::MatrixBase<GDerived>& G,
+                     Matrix<T>& out, bool accumulate) {
+  using S = detail::Simd<T>;
+  const Index n = x.rows(), F = x.cols(), H = G.cols();
+  const auto& xd = x.derived();
+  const auto& gd = G.derived();
+  const Index xs = xd.outerStride(), gs = gd.outerStride();
+  if (!accumulate) out.setZero(F, H);
+  thread_local std::vector<int> row_idx, col_start, fill, idx;
+  thread_local std::vector<T> row_val, col_val;
+  idx.resize(static_cast<size_t>(F));
+  row_val.resize(static_cast<size_t>(F));
+  col_start.assign(static_cast<size_t>(F) + 1, 0);
+  // Pass 1: non-zeros per column.
+  bool binary = true;
+  for (Index r = 0; r < n; ++r) {
+    bool b = true;
+    const Index nz = detail::list_nonzeros(xd.data() + r * xs, F, idx.data(), row_val.data(), b);
+    binary &= b;
+    for (Index m = 0; m < nz; ++m) ++col_start[size_t(idx[size_t(m)]) + 1];
+  }
+  for (Index k = 0; k < F; ++k) col_start[size_t(k) + 1] += col_start[size_t(k)];
+  const size_t total = static_cast<size_t>(col_start[size_t(F)]);
+  row_idx.resize(total);
+  col_val.resize(total);
+  fill.assign(col_start.begin(), col_start.end() - 1);
+  // Pass 2: row indices (increasing) and values per column.
+  for (Index r = 0; r < n; ++r) {
+    bool b = true;
+    const Index nz = detail::list_nonzeros(xd.data() + r * xs, F, idx.data(), row_val.data(), b);
+    for (Index m = 0; m < nz; ++m) {
+      const size_t at = static_cast<size_t>(fill[size_t(idx[size_t(m)])]++);
+      row_idx[at] = static_cast<int>(r);
+      col_val[at] = row_val[size_t(m)];
+    }
+  }
+  const T* Gp = gd.data();
+  for (Index k = 0; k < F; ++k) {
+    const Index b0 = col_start[size_t(k)], nk = col_start[size_t(k) + 1] - b0;
+    if (nk == 0) continue;
+    const int* ri = row_idx.data() + b0;
+    const T* v = binary ? nullptr : col_val.data() + b0;
+    T* o = out.data() + k * H;
+    Index c = 0;
+    for (; c + 8 * S::width <= H; c += 8 * S::width) detail::gather_tile<T, 8>(o + c, Gp + c, gs, ri, v, nk);
+    for (; c + 2 * S::width <= H; c += 2 * S::width) detail::gather_tile<T, 2>(o + c, Gp + c, gs, ri, v, nk);
+    for (; c + S::width <= H; c += S::width) detail::gather_tile<T, 1>(o + c, Gp + c, gs, ri, v, nk);
+    for (; c < H; ++c) {
+      T a = o[c];
+      for (Index m = 0; m < nk; ++m) a += (v ? v[m] : T(1)) * Gp[Index(ri[m]) * gs + c];
       o[c] = a;
     }
   }

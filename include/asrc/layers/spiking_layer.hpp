@@ -12,7 +12,7 @@
 //
 // Contract (dlib style), for one chunk of Bc sequences stored time-major:
 //   forward(x)  caches  V (membrane v_t before reset), S (spikes s_t), both (T*Bc) x H,
-//               and the feed-forward drive A in G. Outputs S.
+//               and for ASRC in training Y_t = s_t W_rec^T. Outputs S. G is not used.
 //   backward()  takes dL/dS in G (written there by the layer above or the readout) and
 //               ASSIGNS G := dL/dI (in place, step by step), dL/dx into *grad_input;
 //               ACCUMULATES into `grad` (flat buffer): dW, db, dW_rec, and into
@@ -46,7 +46,7 @@ struct HiddenLayerConfig {
 /// Per-chunk buffers of one layer. Reused between batches (no reallocation).
 template <typename T>
 struct LayerCache {
-  Matrix<T> G;  ///< forward: a_t; backward: dL/ds_t in, dL/dI_t out
+  Matrix<T> G;  ///< backward: dL/ds_t in (written by the layer above), dL/dI_t out
   Matrix<T> V;  ///< forward: v_t; after backward: dL/dY_t
   Matrix<T> S;  ///< spikes s_t
   Matrix<T> vprev;  ///< Bc x H scratch: v'_{t-1} / dL/dv_{t+1}
@@ -64,6 +64,9 @@ struct KernelChoice {
 template <typename T>
 class SpikingLayer {
  public:
+  /// Steps whose feed-forward drive is computed together in forward (cache-sized runs).
+  static constexpr Index kTimeBlock = 32;
+
   SpikingLayer(const HiddenLayerConfig& cfg, ParamLayout& layout, const std::string& prefix,
                Index shared_skip_entry = -1)
       : cfg_(cfg) {
@@ -111,17 +114,6 @@ class SpikingLayer {
     const auto W = view(params, layout.entry(weight_));
     const T* b = bias_ >= 0 ? params.data() + layout.entry(bias_).offset : nullptr;
 
-    // Feed-forward drive of all steps at once.
-    c.G.resize(steps * Bc, H);
-    if (kc.sparse_input) {
-      project_rows<T>(x, WT_, b, c.G, false);
-    } else {
-      c.G.noalias() = x * W.transpose();
-      if (b) c.G.rowwise() += Eigen::Map<const RowVector<T>>(b, H);
-    }
-    if (mask)
-      for (Index t = 0; t < steps; ++t) c.G.middleRows(t * Bc, Bc).array() *= mask->array();
-
     c.V.resize(steps * Bc, H);
     c.S.resize(steps * Bc, H);
     c.vprev.setZero(Bc, H);
@@ -138,20 +130,40 @@ class SpikingLayer {
     // need spikes from before t, so their recurrent input is one product over
     // lambda*Bc rows, made before the neurons of those steps run.
     const Index block = (K > 0 && !mixture) ? single : 1;
-    for (Index t0 = 0; t0 < steps; t0 += block) {
-      const Index nb = std::min(block, steps - t0);
-      auto Iblk = c.V.middleRows(t0 * Bc, nb * Bc);
-      Iblk = c.G.middleRows(t0 * Bc, nb * Bc);
-      if (K > 0 && !mixture && t0 >= single)
-        add_recurrent(c.S.middleRows((t0 - single) * Bc, nb * Bc), Wrec, kc, Iblk);
-      for (Index t = t0; t < t0 + nb; ++t) {
-        auto I = c.V.middleRows(t * Bc, Bc);
-        if (mixture) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), true);
-        charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
-        if (mixture) {
-          auto Y = c.Y.middleRows(t * Bc, Bc);
-          Y.setZero();
-          add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y);
+    // The feed-forward drive a_t = m (.) (W x_t + b) is one product per run of about
+    // kTimeBlock steps, written straight into V (where the recurrent input is then added
+    // and the neurons run in place) just before those steps: it is still in cache when
+    // the neurons read it.
+    const Index ff_block = block * std::max<Index>(1, kTimeBlock / block);
+    for (Index f0 = 0; f0 < steps; f0 += ff_block) {
+      const Index fn = std::min(ff_block, steps - f0);
+      auto A = c.V.middleRows(f0 * Bc, fn * Bc);
+      const auto xb = x.middleRows(f0 * Bc, fn * Bc);
+      if (kc.sparse_input) {
+        project_rows<T>(xb, WT_, b, A, false);
+      } else {
+        A.noalias() = xb * W.transpose();
+        if (b) A.rowwise() += Eigen::Map<const RowVector<T>>(b, H);
+      }
+      if (mask)
+        for (Index t = 0; t < fn; ++t) A.middleRows(t * Bc, Bc).array() *= mask->array();
+
+      for (Index t0 = f0; t0 < f0 + fn; t0 += block) {
+        const Index nb = std::min(block, f0 + fn - t0);
+        auto Iblk = c.V.middleRows(t0 * Bc, nb * Bc);
+        if (K > 0 && !mixture && t0 >= single)
+          add_recurrent(c.S.middleRows((t0 - single) * Bc, nb * Bc), Wrec, kc, Iblk);
+        for (Index t = t0; t < t0 + nb; ++t) {
+          auto I = c.V.middleRows(t * Bc, Bc);
+          if (mixture) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), true);
+          charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
+          if (mixture) {
+            auto Y = c.Y.middleRows(t * Bc, Bc);
+            if (kc.sparse_recurrent)
+              project_rows<T>(c.S.middleRows(t * Bc, Bc), WrecT_, nullptr, Y, false);
+            else
+              Y.noalias() = c.S.middleRows(t * Bc, Bc) * Wrec.transpose();
+          }
         }
       }
     }
@@ -246,12 +258,23 @@ class SpikingLayer {
     }
 
     if (K > 0) {
-      // dW_rec = sum_t dL/dY_t^T s_t: one product over all rows.
+      // dW_rec = sum_t dL/dY_t^T s_t: one product over all rows (for 0/1 spikes, the
+      // rows of dL/dY selected by each spike column are summed: project_columns).
       auto gWrec = view(grad, layout.entry(recurrent_));
       if (single > 0) {
         // dL/dY_t = dL/dI_{t+lambda}: one product over the shifted rows.
         const Index n = (steps - single) * Bc;
-        if (n > 0) gWrec.noalias() += c.G.bottomRows(n).transpose() * c.S.topRows(n);
+        if (n > 0) {
+          if (kc.sparse_recurrent) {
+            project_columns<T>(c.S.topRows(n), c.G.bottomRows(n), c.tmp, false);
+            gWrec += c.tmp.transpose();
+          } else {
+            gWrec.noalias() += c.G.bottomRows(n).transpose() * c.S.topRows(n);
+          }
+        }
+      } else if (kc.sparse_recurrent) {
+        project_columns<T>(c.S, c.V, c.tmp, false);
+        gWrec += c.tmp.transpose();
       } else {
         gWrec.noalias() += c.V.transpose() * c.S;
       }
@@ -259,7 +282,12 @@ class SpikingLayer {
     if (mask)
       for (Index t = 0; t < steps; ++t) c.G.middleRows(t * Bc, Bc).array() *= mask->array();
     if (bias_ >= 0) view(grad, layout.entry(bias_)).row(0) += c.G.colwise().sum();
-    view(grad, layout.entry(weight_)).noalias() += c.G.transpose() * x;
+    if (kc.sparse_input) {  // dW^T = x^T dL/dI with 0/1 inputs: gathers, as above
+      project_columns<T>(x, c.G, c.tmp, false);
+      view(grad, layout.entry(weight_)) += c.tmp.transpose();
+    } else {
+      view(grad, layout.entry(weight_)).noalias() += c.G.transpose() * x;
+    }
     if (grad_input) grad_input->noalias() = c.G * W;
   }
 
@@ -320,15 +348,28 @@ class SpikingLayer {
   void charge_fire_reset(Eigen::MatrixBase<IDerived>& I, Matrix<T>& vprev,
                          Eigen::MatrixBase<SDerived>& s) const {
     const T d = static_cast<T>(cfg_.lif.decay), theta = static_cast<T>(cfg_.lif.threshold);
+    if (cfg_.lif.spike_fn == SpikeFunction::heaviside) {
+      // One fused pass over the block (rows are contiguous).
+      const Index n = I.size();
+      T* __restrict vp = I.derived().data();
+      T* __restrict vr = vprev.data();
+      T* __restrict sp = s.derived().data();
+      const bool strict = cfg_.lif.surrogate == Surrogate::gaussian;  // fires on v > theta
+      const bool soft = cfg_.lif.reset == ResetMode::soft;
+      for (Index i = 0; i < n; ++i) {
+        const T v = d * vr[i] + vp[i];  // charge: v_t = d v'_{t-1} + I_t  (Eq. 1)
+        const T x = v - theta;          // fire (Eq. 2): the reference fires on x >= 0
+        const T spike = (strict ? x > T(0) : x >= T(0)) ? T(1) : T(0);
+        vp[i] = v;
+        sp[i] = spike;
+        vr[i] = soft ? v - theta * spike : v * (T(1) - spike);  // reset (Eq. 3)
+      }
+      return;
+    }
     auto v = I.derived().array();
     v = d * vprev.array() + v;  // charge: v_t = d v'_{t-1} + I_t
     auto sp = s.derived().array();
-    if (cfg_.lif.spike_fn == SpikeFunction::heaviside) {  // fire
-      if (cfg_.lif.surrogate == Surrogate::gaussian)
-        sp = (v - theta > T(0)).template cast<T>();
-      else
-        sp = (v - theta >= T(0)).template cast<T>();
-    } else {
+    {
       const Surrogate sg = cfg_.lif.surrogate;
       sp = (v - theta).unaryExpr([sg](T x) { return spike_value<T>(sg, SpikeFunction::smooth, x); });
     }
