@@ -127,6 +127,9 @@ std::vector<BenchConfig> table1() {
   return v;
 }
 
+/// Sequences per work item (NetworkConfig::chunk_size), --chunk.
+asrc::Index g_chunk = asrc::NetworkConfig{}.chunk_size;
+
 asrc::NetworkConfig network_config(const BenchConfig& b, int threads,
                                    asrc::KernelPolicy kernels = asrc::KernelPolicy::automatic) {
   asrc::NetworkConfig nc;
@@ -139,6 +142,7 @@ asrc::NetworkConfig network_config(const BenchConfig& b, int threads,
   nc.seed = 0;
   nc.threads = threads;
   nc.kernels = kernels;
+  nc.chunk_size = g_chunk;
   return nc;
 }
 
@@ -433,7 +437,7 @@ bool measure_rss(const std::string& name, int threads, bool dense, long& base, l
   exe[n] = '\0';
   const std::string cmd =
       std::string("'") + exe + "' --rss-child " + name + " --threads " + std::to_string(threads) +
-      (dense ? " --kernels dense" : "");
+      (dense ? " --kernels dense" : "") + " --chunk " + std::to_string(g_chunk);
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return false;
   char line[256];
@@ -465,8 +469,9 @@ std::string json_escape(const std::string& s) {
 void usage() {
   std::printf(
       "usage: asrc-bench [--configs a,b,...] [--quick] [--threads N] [--json PATH]\n"
-      "                  [--reps N] [--rate R] [--kernels auto|dense] [--gemm-n N] [--no-rss] [--no-peak] [--list]\n"
+      "                  [--reps N] [--rate R] [--kernels auto|dense] [--chunk N] [--gemm-n N] [--no-rss] [--no-peak] [--list]\n"
       "--kernels auto|dense: spike-aware row kernels (default) or Eigen GEMM everywhere\n"
+      "--chunk N: sequences per work item (NetworkConfig::chunk_size, default 16)\n"
       "--rate R: scale each layer's input weights so it fires at about R in training (default 0.1; 0: off)\n"
       "Benchmarks the Table 1 configurations (training, evaluation, streaming, memory).\n");
 }
@@ -492,6 +497,7 @@ int main(int argc, char** argv) {
     else if (a == "--reps") o.train_reps = std::atoi(next().c_str());
     else if (a == "--gemm-n") o.gemm_n = std::atol(next().c_str());
     else if (a == "--no-rss") o.rss = false;
+    else if (a == "--chunk") g_chunk = std::atol(next().c_str());
     else if (a == "--rate") o.rate = std::atof(next().c_str());
     else if (a == "--kernels") {
       const std::string k = next();

@@ -52,6 +52,7 @@ const Flag kFlags[] = {
     {"threads", "N", "OpenMP threads (0: all cores)"},
     {"chunk-size", "N", "sequences per parallel work item (results depend on it, not on threads)"},
     {"n-bins", "N", "SSC/SHD: input units summed per channel"},
+    {"max-loss", "X", "stop (exit 3, resumable) when a batch loss exceeds X: diverging run (0: off)"},
     {"cache-dir", "DIR", "GSC feature cache (default <dataset-dir>/.asrc-cache)"},
     {"limit-train", "N", "use only the first N training samples (0: all)"},
     {"limit-test", "N", "use only the first N test samples (0: all)"},

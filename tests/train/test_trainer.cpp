@@ -4,6 +4,7 @@
 
 #include <asrc/train/trainer.hpp>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -175,6 +176,59 @@ TEST_CASE("a non-finite loss or parameter stops the run and keeps the last good 
   // last.ckpt is from the end of epoch 0 and loads cleanly.
   const Checkpoint ck = load_checkpoint(dir + "/last.ckpt");
   CHECK(ck.meta_int("epoch") == 1);
+}
+
+TEST_CASE("a learning rate of 10: exploding weights stop the run with the guard's message, not NaN logs") {
+  auto train = std::make_shared<SyntheticDataset>(64, 20, 40, 12, 7);
+  auto test = std::make_shared<SyntheticDataset>(32, 20, 40, 12, 8);
+  const std::string dir = temp_dir("explode");
+  RunConfig c = small_run(dir);
+  c.lr = 10;  // OneCycle: starts at lr / 25, so the first epoch still ends with a checkpoint
+  c.epochs = 6;
+  // This toy network (20 steps, 12 and 10 neurons) cannot reach the default 1e4 of the
+  // Table 1 networks; its losses stay below 100 at sane learning rates (checked below).
+  c.max_loss = 300;
+  Trainer t(c, train, test);
+  std::ostringstream sink;
+  t.out = &sink;
+  t.progress_bar = false;
+  std::string msg;
+  try {
+    t.fit();
+  } catch (const NonFiniteError& e) {
+    msg = e.what();
+  }
+  INFO(msg);
+  REQUIRE(!msg.empty());  // the run did not end normally
+  CHECK(msg.find("diverging loss") != std::string::npos);
+  CHECK(msg.find("> --max-loss 300") != std::string::npos);
+  CHECK(msg.find(", batch ") != std::string::npos);
+  CHECK(msg.find("in tensor '") != std::string::npos);
+  CHECK(msg.find("last.ckpt") != std::string::npos);
+  const Index done = static_cast<Index>(t.history().size());
+  REQUIRE(done >= 1);  // at least one epoch ended before the weights exploded
+  CHECK(msg.find(str_cat("epoch ", done + 1, " of 6")) != std::string::npos);
+  // Every logged value is finite.
+  const std::string log = slurp(dir + "/log.csv");
+  CHECK(log.find("nan") == std::string::npos);
+  CHECK(log.find("inf") == std::string::npos);
+  for (const auto& r : t.history()) CHECK(std::isfinite(r.train_loss));
+  // The last good checkpoint is the end of the last finished epoch, and --resume starts there.
+  Trainer r(small_run(dir), train, test);
+  r.out = &sink;
+  r.progress_bar = false;
+  r.load(dir + "/last.ckpt", true);
+  CHECK(r.next_epoch() == done);
+  CHECK(r.network().params().allFinite());
+  // The same run at the usual learning rate never comes near the guard.
+  RunConfig sane = small_run(temp_dir("explode_sane"));
+  sane.epochs = 6;
+  sane.max_loss = 300;
+  Trainer s(sane, train, test);
+  s.out = &sink;
+  s.progress_bar = false;
+  s.fit();
+  for (const auto& rec : s.history()) CHECK(rec.train_loss < 100);
 }
 
 TEST_CASE("SIGINT mid-epoch: the batch finishes, last.ckpt is written, resume is exact") {

@@ -49,6 +49,10 @@ struct RunConfig {
   std::string cache_dir;                   ///< GSC feature cache (default: <dataset-dir>/.asrc-cache)
   Index chunk_size = 16;
   Index n_bins = 5;                        ///< SSC/SHD: units summed per input channel (700 / n_bins inputs)
+  /// Divergence guard: a batch loss above this stops the run like a non-finite one
+  /// (0: off). Losses of the summed readout start near 50; exploding weights (a
+  /// learning rate of 10, say) pass 1e4 within an epoch while every value stays finite.
+  double max_loss = 1e4;
 
   /// The name used for the default results folder.
   std::string run_name() const { return preset.empty() ? task + "-" + model : preset; }
@@ -77,6 +81,7 @@ struct RunConfig {
     require(threads >= 0, w, "--threads >= 0", threads);
     require(n_bins >= 1 && 700 % n_bins == 0, w, "--n-bins dividing 700", n_bins);
     require(chunk_size >= 1, w, "--chunk-size >= 1", chunk_size);
+    require(max_loss >= 0, w, "--max-loss >= 0 (0: off)", max_loss);
     require(limit_train >= 0 && limit_test >= 0 && valid_split >= 0, w,
             "non-negative --limit-train, --limit-test, --valid-split",
             str_cat(limit_train, ", ", limit_test, ", ", valid_split));
@@ -164,6 +169,7 @@ struct RunConfig {
     m["chunk-size"] = std::to_string(chunk_size);
     m["cache-dir"] = cache_dir;
     m["n-bins"] = std::to_string(n_bins);
+    m["max-loss"] = num(max_loss);
     return m;
   }
 
@@ -233,6 +239,7 @@ struct RunConfig {
     else if (key == "chunk-size") chunk_size = to_i(value);
     else if (key == "cache-dir") cache_dir = value;
     else if (key == "n-bins") n_bins = to_i(value);
+    else if (key == "max-loss") max_loss = to_d(value);
     else fail_expected(w, "a known option (see --help)", "--" + key);
   }
 

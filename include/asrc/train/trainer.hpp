@@ -53,7 +53,7 @@ inline bool make_dirs(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/// Raised when a loss or gradient stops being finite.
+/// Raised when a loss or gradient stops being finite, or the loss passes --max-loss.
 struct NonFiniteError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -368,6 +368,18 @@ class Trainer {
     const std::string g = first_bad(grad);
     if (!g.empty())
       throw NonFiniteError(str_cat("non-finite gradient of tensor '", g, "' at ", position(batch), keep));
+    if (cfg_.max_loss > 0 && loss > cfg_.max_loss) {
+      // Still finite, but diverging: name the tensor with the largest weight.
+      std::string name;
+      double largest = -1;
+      for (const auto& e : net_.layout().entries()) {
+        const double m = static_cast<double>(view(net_.params(), e).cwiseAbs().maxCoeff());
+        if (m > largest) largest = m, name = e.name;
+      }
+      throw NonFiniteError(str_cat("diverging loss ", loss, " > --max-loss ", cfg_.max_loss, " at ",
+                                   position(batch), " (exploding weights: largest |value| ", largest,
+                                   " in tensor '", name, "'; lower --lr)", keep));
+    }
   }
   void check_params(Index batch) {
     const std::string p = first_bad(net_.params());
