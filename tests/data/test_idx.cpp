@@ -594,3 +594,91 @@ TEST_CASE("real MNIST files (optional data)") {
   // The border pixel of an MNIST digit is blank.
   CHECK(train.pixels(0)[0] == 0);
 }
+
+// ---------------------------------------------------------------------------
+// Every truncation and every single-bit flip. IDX has no checksum, so a flip in the
+// element data is a different valid file: it must load with that one byte changed.
+// Every flip in the header (magic, type, rank, sizes) must be refused, naming the file.
+// A gzip file carries a CRC-32 and the length: every flip must be refused, or read the
+// same content: flips in the header fields no decoder checks (FTEXT flag bit, MTIME,
+// XFL, OS: RFC 1952) and in the padding bits of the last deflate byte.
+TEST_CASE("read_idx: every truncation and every bit flip, plain and gzip") {
+  TempDir dir;
+  Bytes data(2 * 3 * 4);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 37 + 11);
+  const Bytes good = idx_bytes({2, 3, 4}, data);
+  const std::size_t header = 4 + 3 * 4;
+  const std::string path = dir.file("f.idx");
+  int refused = 0, accepted = 0;
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    write_plain(path, Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)));
+    const std::string msg = error_of([&] { asrc::read_idx(path, 3); });
+    INFO("truncated to " << n << " bytes: " << msg);
+    CHECK(contains(msg, path));
+  }
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      Bytes b = good;
+      b[i] ^= static_cast<std::uint8_t>(1u << bit);
+      write_plain(path, b);
+      IdxArray a;
+      const std::string msg = error_of([&] { a = asrc::read_idx(path, 3); });
+      INFO("byte " << i << " bit " << bit << ": " << msg);
+      if (i < header) {
+        CHECK(contains(msg, path));
+        ++refused;
+      } else {
+        REQUIRE(msg.empty());
+        CHECK(a.dims == std::vector<std::uint32_t>{2, 3, 4});
+        Bytes expect = data;
+        expect[i - header] ^= static_cast<std::uint8_t>(1u << bit);
+        CHECK(a.data == expect);
+        ++accepted;
+      }
+    }
+  }
+  CHECK(refused == int(header) * 8);
+  CHECK(accepted == int(data.size()) * 8);
+
+#ifdef ASRC_HAVE_ZLIB
+  const std::string gz_path = dir.file("f.idx.gz");
+  write_gzip(gz_path, good);
+  Bytes gz;
+  {
+    std::ifstream f(gz_path, std::ios::binary);
+    gz.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  REQUIRE(gz.size() > 18);
+  for (std::size_t n = 0; n < gz.size(); ++n) {
+    write_plain(gz_path, Bytes(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(n)));
+    const std::string msg = error_of([&] { asrc::read_idx(gz_path, 3); });
+    INFO("gzip truncated to " << n << " bytes: " << msg);
+    CHECK(contains(msg, gz_path));
+  }
+  int gz_refused = 0, gz_unchecked = 0;
+  for (std::size_t i = 0; i < gz.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      Bytes b = gz;
+      b[i] ^= static_cast<std::uint8_t>(1u << bit);
+      write_plain(gz_path, b);
+      IdxArray a;
+      const std::string msg = error_of([&] { a = asrc::read_idx(gz_path, 3); });
+      INFO("gzip byte " << i << " bit " << bit << ": " << msg);
+      // Accepted flips must leave the content as it was: header fields no decoder
+      // checks, and the padding bits after the last deflate block.
+      const bool header_field = (i == 3 && bit == 0) || (i >= 4 && i <= 9);
+      if (msg.empty()) {
+        CHECK(a.data == data);
+        CHECK((header_field || i == gz.size() - 9));  // else: the last deflate byte
+        ++gz_unchecked;
+      } else {
+        CHECK(contains(msg, gz_path));
+        ++gz_refused;
+      }
+    }
+  }
+  CHECK(gz_refused >= int(gz.size()) * 8 - 7 * 8 - 1 - 7);
+  MESSAGE("gzip IDX: " << gz.size() * 8 << " single-bit flips, " << gz_refused << " refused, "
+                       << gz_unchecked << " in unchecked header fields read the same content");
+#endif
+}

@@ -370,3 +370,69 @@ TEST_CASE("read_wav: a real Speech Commands clip") {
   CHECK(a.sample_rate == 16000);
   CHECK(a.samples.size() * 2 + 44 == fs::file_size(path));
 }
+
+// Every truncation and every single-bit flip of a 44-byte-header file. WAV has no
+// checksum: a flip in the samples is a different valid file (exactly that sample
+// changes), a flip in the sample rate is read as stored, and so are the fields the
+// reader derives rather than trusts (RIFF size, byte rate, block align). Every flip in
+// the tags, the fmt size, format, channels or bits must be refused, naming the file.
+TEST_CASE("read_wav: every truncation and every bit flip") {
+  TempDir dir;
+  Bytes body;
+  body.chunk("fmt ", fmt_body(1, 1, 16000, 16)).chunk("data", pcm16(kSamples));
+  const std::vector<unsigned char> good = riff(body).b;
+  REQUIRE(good.size() == 44 + 2 * kSamples.size());
+  const std::string path = dir.file("f.wav");
+  auto save = [&](const std::vector<unsigned char>& b) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  };
+  for (size_t n = 0; n < good.size(); ++n) {
+    save(std::vector<unsigned char>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)));
+    const std::string msg = error_of(path);
+    INFO("truncated to " << n << " bytes: " << msg);
+    CHECK(msg.find(path) != std::string::npos);
+  }
+  auto in = [](size_t i, size_t a, size_t b) { return i >= a && i < b; };
+  int refused = 0, accepted = 0;
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::vector<unsigned char> b = good;
+      b[i] ^= static_cast<unsigned char>(1u << bit);
+      save(b);
+      const std::string msg = error_of(path);
+      INFO("byte " << i << " bit " << bit << ": " << msg);
+      const bool must_refuse = in(i, 0, 4) || in(i, 8, 24) || in(i, 34, 40);
+      if (must_refuse) CHECK(msg.find(path) != std::string::npos);
+      if (!msg.empty()) {
+        CHECK(msg.find(path) != std::string::npos);
+        ++refused;
+        continue;
+      }
+      ++accepted;
+      const asrc::WavAudio a = asrc::read_wav(path);
+      if (i >= 44) {  // one sample changed, by exactly the flipped bit
+        REQUIRE(a.samples.size() == kSamples.size());
+        const size_t k = (i - 44) / 2;
+        for (size_t s = 0; s < kSamples.size(); ++s) {
+          const auto u = static_cast<std::uint16_t>(static_cast<std::int16_t>(kSamples[s]));
+          const unsigned shift = static_cast<unsigned>(bit + ((i - 44) % 2) * 8);
+          const auto expect = s == k ? static_cast<std::int16_t>(u ^ (1u << shift)) : static_cast<std::int16_t>(u);
+          CHECK(a.samples[s] == static_cast<float>(expect) / 32768.0f);
+        }
+      } else if (in(i, 24, 28)) {  // the sample rate, read as stored
+        CHECK(a.sample_rate == int(16000u ^ (1u << (bit + (i - 24) * 8))));
+        check_samples(a);
+      } else if (in(i, 40, 44)) {  // a smaller data size: a prefix of the samples
+        REQUIRE(a.samples.size() <= kSamples.size());
+        for (size_t s = 0; s < a.samples.size(); ++s)
+          CHECK(a.samples[s] == static_cast<float>(kSamples[s]) / 32768.0f);
+      } else {  // RIFF size, byte rate, block align: not needed to read the samples
+        CHECK(a.sample_rate == 16000);
+        check_samples(a);
+      }
+    }
+  }
+  MESSAGE("WAV: " << good.size() * 8 << " single-bit flips, " << refused << " refused, " << accepted
+                  << " read as a valid file");
+}

@@ -119,8 +119,17 @@ class IdxSource {
         const char* msg = gzerror(gz_, &errnum);
         fail("a valid gzip stream", str_cat("a decompression error (", msg ? msg : "?", ")"));
       }
-      if (got == 0) break;
       total += static_cast<std::size_t>(got);
+      if (static_cast<std::size_t>(got) < want) {
+        // The end: zlib returns what it has and records Z_BUF_ERROR when the stream
+        // stopped early, e.g. inside the CRC-32 / length trailer.
+        int errnum = 0;
+        const char* msg = gzerror(gz_, &errnum);
+        if (errnum != Z_OK && errnum != Z_STREAM_END)
+          fail("a complete gzip stream (with its CRC-32 and length trailer)",
+               str_cat("a truncated or damaged one (", msg ? msg : "?", ")"));
+        break;
+      }
     }
     return total;
 #else
