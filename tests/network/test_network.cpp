@@ -187,10 +187,14 @@ TEST_CASE("loss and gradients are bitwise identical for 1 and 2 threads") {
 
 TEST_CASE("spike-aware kernels agree with the dense GEMM path") {
   for (const auto& [name, cfg0] : kinds()) {
+    for (int input : {0, 1})  // dense inputs; sparse counts (layer 0 then uses the row kernel)
     for (bool training : {true, false}) {
       NetworkConfig cfg = cfg0;
       const Index steps = 20, B = 6;
       Matrix<double> x = random_input<double>(steps, B, cfg.input_size, 21, -0.2, 1.0);
+      if (input == 1)
+        for (Index i = 0; i < x.size(); ++i)
+          x.data()[i] = x.data()[i] > 0.75 ? std::floor(x.data()[i] * 5.0) : 0.0;
       std::vector<int> labels = {0, 1, 2, 3, 4, 0};
       cfg.kernels = KernelPolicy::automatic;
       Network<double> fast = lively_network<double>(cfg);
@@ -201,7 +205,7 @@ TEST_CASE("spike-aware kernels agree with the dense GEMM path") {
       Vector<double> gf, gd;
       const double lf = fast.forward_backward(x, B, labels, gf);
       const double ld = dense.forward_backward(x, B, labels, gd);
-      INFO(name, training ? " training" : " evaluation");
+      INFO(name, training ? " training" : " evaluation", input ? ", sparse input" : "");
       CHECK(lf == doctest::Approx(ld).epsilon(1e-12));
       CHECK((gf - gd).norm() <= 1e-10 * gd.norm());
     }
