@@ -162,6 +162,25 @@ void project_rows(const Eigen::MatrixBase<XDerived>& x, const Matrix<T>& WT, con
   }
 }
 
+/// sum_i a[i] b[i] with 8 independent vector accumulators (a dot product limited by
+/// loads, not by the latency of one accumulator), added up in a fixed order.
+template <typename T>
+T dot(const T* a, const T* b, Index n) {
+  using S = detail::Simd<T>;
+  constexpr Index W = S::width;
+  typename S::type acc[8];
+  for (auto& v : acc) v = typename S::type{};
+  Index i = 0;
+  for (; i + 8 * W <= n; i += 8 * W)
+    for (int v = 0; v < 8; ++v) acc[v] += S::load(a + i + v * W) * S::load(b + i + v * W);
+  for (; i + W <= n; i += W) acc[0] += S::load(a + i) * S::load(b + i);
+  for (int v = 1; v < 8; ++v) acc[0] += acc[v];
+  T s = 0;
+  for (Index k = 0; k < W; ++k) s += acc[0][k];
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 /// out(k,:) = [out(k,:) if accumulate else 0] + sum_r x(r,k) G(r,:), r increasing: the
 /// product x^T G for a sparse x (n x F), as used by weight gradients (dW^T = x^T dL/dI).
 /// The non-zeros of x are first listed per column (CSC), then each output row k is a

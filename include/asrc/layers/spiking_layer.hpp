@@ -248,10 +248,8 @@ class SpikingLayer {
         if (mixture) {
           V = c.gy;  // v_t is no longer needed: keep dL/dY_t there
           if (skip_ >= 0) {
-            const Eigen::Map<const Vector<T>> gi(gS.data(), Bc * H);
             for (Index j = 1; j <= K && j <= t; ++j)
-              grad_coeff[size_t(j - 1)] +=
-                  gi.dot(Eigen::Map<const Vector<T>>(c.Y.data() + (t - j) * Bc * H, Bc * H));
+              grad_coeff[size_t(j - 1)] += dot(gS.data(), c.Y.data() + (t - j) * Bc * H, Bc * H);
           }
         }
       }
