@@ -6,8 +6,8 @@ both see about the same machine load. Prints a markdown table with the asrc / Py
 throughput ratios for training and evaluation, and writes it to --out if given.
 
 Example:
-    python3 bench/compare.py build/bench/asrc-bench --threads 1 \\
-        --configs smnist-src,smnist-asrc,gsc-asrc --out docs/results/benchmark.md
+    python3 bench/compare.py build-bench/bench/asrc-bench --threads 2 --configs all \\
+        --torch-steps 1 --out docs/results/benchmark.md --json docs/results/benchmark.json
 """
 import argparse
 import datetime
@@ -80,8 +80,12 @@ def main():
                     help="threads for PyTorch only (default: --threads); its small per-step ops often run "
                          "slower with more threads on a busy machine")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions on both sides")
+    ap.add_argument("--torch-steps", type=int, default=0,
+                    help="timed PyTorch steps of each kind after the warm-up (default: the reference's own)")
     ap.add_argument("--python", default="/usr/bin/python3", help="interpreter with torch for the baseline")
-    ap.add_argument("--buffer", choices=["list", "roll"], default="list", help="baseline's spike-buffer form")
+    ap.add_argument("--buffer", default="roll,list",
+                    help="baseline spike-buffer forms, comma-separated: roll (the authors' code), list "
+                         "(a faster form of the same arithmetic); default: both")
     ap.add_argument("--rate", type=float, default=None, help="asrc-bench --rate (target spike rate)")
     ap.add_argument("--out", help="also write the markdown report to this file")
     ap.add_argument("--json", help="also write both programs' raw results as JSON")
@@ -89,6 +93,10 @@ def main():
 
     bench = find_binary(args.bench)
     torch_threads = args.torch_threads or args.threads
+    buffers = [b for b in args.buffer.split(",") if b]
+    for b in buffers:
+        if b not in ("roll", "list"):
+            sys.exit(f"--buffer: roll and/or list, got '{b}'")
     if args.configs == "all":
         out = subprocess.run([bench, "--list"], stdout=subprocess.PIPE, text=True, check=True).stdout
         names = out.split()
@@ -97,7 +105,7 @@ def main():
     reference = os.path.join(HERE, "pytorch_reference.py")
 
     load_start = load_average()
-    rows, peak, raw = [], None, {"asrc": [], "pytorch": []}
+    rows, peak, raw = [], None, {"asrc": [], "pytorch": {b: [] for b in buffers}}
     for i, name in enumerate(names):
         cmd = [bench, "--configs", name, "--threads", str(args.threads)]
         if args.quick:
@@ -109,21 +117,38 @@ def main():
         a = run_json(cmd, "asrc-bench")
         if a and i == 0:
             peak = a.get("gemm_peak")
-        cmd = [args.python, reference, "--configs", name, "--threads", str(torch_threads), "--buffer", args.buffer]
-        if args.quick:
-            cmd.append("--quick")
-        p = run_json(cmd, "pytorch_reference")
-        ar = a["results"][0] if a and a.get("results") else None
-        pr = p["results"][0] if p and p.get("results") and "error" not in p["results"][0] else None
         raw["asrc"].append(a)
-        raw["pytorch"].append(p)
-        rows.append((name, ar, pr, a.get("load_average_end") if a else None,
-                     p.get("load_average_end") if p else None))
+        ar = a["results"][0] if a and a.get("results") else None
+        prs = {}
+        for buf in buffers:
+            cmd = [args.python, reference, "--configs", name, "--threads", str(torch_threads), "--buffer", buf]
+            if args.quick:
+                cmd.append("--quick")
+            if args.torch_steps > 0:
+                cmd += ["--train-steps", str(args.torch_steps), "--eval-steps", str(args.torch_steps)]
+            p = run_json(cmd, "pytorch_reference")
+            raw["pytorch"][buf].append(p)
+            r = p["results"][0] if p and p.get("results") else None
+            prs[buf] = r
+        rows.append((name, ar, prs))
     load_end = load_average()
 
     ceiling = None
     if peak:
         ceiling = peak["gflops_2_threads"] if args.threads >= 2 else peak["gflops_1_thread"]
+
+    def cell(r, key, digits=1):
+        if not r:
+            return "-"
+        if "error" in r:
+            return r["error"]
+        return fmt(r[key], digits)
+
+    def speedup(ar, r, key):
+        if not ar or not r or "error" in r:
+            return "-"
+        x = ratio(ar[key], r[key])
+        return "-" if x is None else f"**{x:.1f}x**"
 
     lines = []
     lines.append("# asrc vs PyTorch: training and inference speed")
@@ -135,39 +160,64 @@ def main():
     if peak:
         lines.append(f"- Eigen SGEMM {peak['n']}x{peak['n']} ceiling measured in the same run: "
                      f"{peak['gflops_1_thread']:.1f} GFLOP/s (1 thread), {peak['gflops_2_threads']:.1f} GFLOP/s (2 threads)")
-    lines.append(f"- baseline: bench/pytorch_reference.py (torch step-by-step loop, buffer '{args.buffer}'); "
-                 f"asrc: {os.path.relpath(bench, ROOT)}{' --quick' if args.quick else ''}")
+    lines.append("- baseline: bench/pytorch_reference.py, a Python loop over time steps calling every layer "
+                 "once per step; spike buffer 'roll' = the authors' form (a K x B x H tensor rolled each "
+                 "step), 'list' = the same arithmetic on a list of the last K spike tensors")
+    lines.append(f"- asrc: {os.path.relpath(bench, ROOT)}{' --quick' if args.quick else ''}; each "
+                 "configuration runs asrc first, then each baseline form, so all see about the same load")
     lines.append("- samples/s: median over timed steps after one warm-up; a training step is forward + "
                  "BPTT + Adam(W) update; evaluation is the forward pass only")
     lines.append("")
-    lines.append("| config | B | T | asrc train samples/s | PyTorch train samples/s | train speed-up | "
-                 "asrc eval samples/s | PyTorch eval samples/s | eval speed-up | asrc stream us/step (B=1) | "
-                 "asrc train GFLOP/s (% of SGEMM) | asrc peak MB | PyTorch peak MB | load after asrc / PyTorch |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, ar, pr, la, lp in rows:
-        b = (ar or pr or {}).get("batch")
-        t = (ar or pr or {}).get("steps")
-        at = ar["train_samples_per_s"] if ar else None
-        pt = pr["train_samples_per_s"] if pr else None
-        ae = ar["eval_samples_per_s"] if ar else None
-        pe = pr["eval_samples_per_s"] if pr else None
+    lines.append("## Training")
+    lines.append("")
+    head = "| config | B | T | asrc samples/s | asrc GFLOP/s (% of SGEMM ceiling) |"
+    sep = "|---|---|---|---|---|"
+    for buf in buffers:
+        head += f" PyTorch {buf} samples/s | speed-up vs {buf} |"
+        sep += "---|---|"
+    head += " asrc peak MB |" + "".join(f" PyTorch {buf} peak MB |" for buf in buffers)
+    sep += "---|" * (1 + len(buffers))
+    lines += [head, sep]
+    for name, ar, prs in rows:
+        some = ar or next((r for r in prs.values() if r and "error" not in r), None) or {}
         gf = "-"
         if ar:
             gf = f"{ar['train_gflops']:.1f}" + (f" ({100 * ar['train_gflops'] / ceiling:.0f}%)" if ceiling else "")
-        rt, re_ = ratio(at, pt), ratio(ae, pe)
-        lines.append(
-            f"| {name} | {b or '-'} | {t or '-'} | {fmt(at)} | {fmt(pt)} | "
-            f"{'-' if rt is None else f'**{rt:.1f}x**'} | {fmt(ae)} | {fmt(pe)} | "
-            f"{'-' if re_ is None else f'**{re_:.1f}x**'} | {fmt(ar['stream_us_per_step'] if ar else None, 2)} | {gf} | "
-            f"{fmt(ar['rss_peak_kib'] / 1024 if ar and ar['rss_peak_kib'] > 0 else None)} | "
-            f"{fmt(pr['rss_peak_kib'] / 1024 if pr and pr['rss_peak_kib'] > 0 else None)} | {la or '-'} / {lp or '-'} |")
+        line = f"| {name} | {some.get('batch', '-')} | {some.get('steps', '-')} | {cell(ar, 'train_samples_per_s')} | {gf} |"
+        for buf in buffers:
+            line += f" {cell(prs[buf], 'train_samples_per_s')} | {speedup(ar, prs[buf], 'train_samples_per_s')} |"
+        line += f" {fmt(ar['rss_peak_kib'] / 1024 if ar and ar['rss_peak_kib'] > 0 else None)} |"
+        for buf in buffers:
+            r = prs[buf]
+            line += f" {fmt(r['rss_peak_kib'] / 1024 if r and 'error' not in r and r['rss_peak_kib'] > 0 else None)} |"
+        lines.append(line)
+    lines.append("")
+    lines.append("## Inference")
+    lines.append("")
+    head = "| config | asrc eval samples/s |"
+    sep = "|---|---|"
+    for buf in buffers:
+        head += f" PyTorch {buf} eval samples/s | speed-up vs {buf} |"
+        sep += "---|---|"
+    head += " asrc streaming us/step (batch 1) |"
+    sep += "---|"
+    lines += [head, sep]
+    for name, ar, prs in rows:
+        line = f"| {name} | {cell(ar, 'eval_samples_per_s')} |"
+        for buf in buffers:
+            line += f" {cell(prs[buf], 'eval_samples_per_s')} | {speedup(ar, prs[buf], 'eval_samples_per_s')} |"
+        line += f" {fmt(ar['stream_us_per_step'] if ar else None, 2)} |"
+        lines.append(line)
     lines.append("")
     lines.append("Peak MB is the resident-memory high-water mark of a process that builds the model and runs "
                  "training steps (for PyTorch it includes the interpreter and torch itself). GFLOP/s counts the "
                  "dense-equivalent work (2*F*H feed-forward + 2*H*H recurrent per layer, readout; training = 3x "
-                 "forward); asrc skips zero spikes, so the figure can exceed what it computes. asrc-bench scales "
+                 "forward); asrc skips zero spikes, so the figure can exceed what it computes, and the SGEMM "
+                 "ceiling. asrc-bench scales "
                  f"each layer's input weights so that it fires at about {100 * (0.1 if args.rate is None else args.rate):.0f}% in training (the initial network is "
-                 "nearly silent beyond the first layer); the dense PyTorch loop's cost does not depend on spike rates.")
+                 "nearly silent beyond the first layer); the dense PyTorch loop's cost does not depend on spike rates. "
+                 "'out of memory': the baseline needed more than the memory the reference script allows itself "
+                 "(--max-gb, 90% of the available memory by default).")
     report = "\n".join(lines) + "\n"
     print(report)
     if args.out:

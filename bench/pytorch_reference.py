@@ -60,6 +60,17 @@ def load_average():
         return "unknown"
 
 
+def default_max_gb():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return round(0.9 * int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
 def vm_hwm_kib():
     try:
         with open("/proc/self/status") as f:
@@ -251,6 +262,9 @@ def main():
     ap.add_argument("--buffer", choices=["list", "roll"], default="list", help="spike-history form (see above)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON ('-': to stdout)")
     ap.add_argument("--list", action="store_true", help="print the configuration names")
+    ap.add_argument("--max-gb", type=float, default=default_max_gb(),
+                    help="address-space limit of each configuration's process in GB (default: 90%% of "
+                         "MemAvailable; 0: none); a configuration that needs more fails cleanly")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # child mode: one configuration, JSON on stdout
     args = ap.parse_args()
 
@@ -258,7 +272,18 @@ def main():
         print("\n".join(CONFIGS))
         return 0
     if args.one:
-        print("RESULT " + json.dumps(run_one(args.one, args)), flush=True)
+        if args.max_gb > 0:  # fail cleanly (MemoryError) instead of waking the OOM killer
+            import resource
+            limit = int(args.max_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        try:
+            print("RESULT " + json.dumps(run_one(args.one, args)), flush=True)
+        except (MemoryError, RuntimeError) as e:
+            if "memory" not in str(e).lower() and not isinstance(e, MemoryError):
+                raise
+            print(f"[pytorch] {args.one}: out of memory under the {args.max_gb:.1f} GB limit ({e})",
+                  file=sys.stderr, flush=True)
+            return 4
         return 0
 
     names = [n for n in args.configs.split(",") if n]
@@ -273,14 +298,16 @@ def main():
     results = []
     for n in names:
         cmd = [sys.executable, os.path.abspath(__file__), "--one", n, "--threads", str(args.threads),
+               "--max-gb", str(args.max_gb),
                "--buffer", args.buffer, "--train-steps", str(args.train_steps),
                "--eval-steps", str(args.eval_steps)] + (["--quick"] if args.quick else [])
         print(f"[pytorch] {n} ...", file=sys.stderr, flush=True)
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:
-            print(f"[pytorch] {n}: failed (exit {proc.returncode})", file=sys.stderr)
-            results.append({"name": n, "error": f"exit {proc.returncode}"})
+            why = "out of memory" if proc.returncode == 4 else f"exit {proc.returncode}"
+            print(f"[pytorch] {n}: failed ({why})", file=sys.stderr)
+            results.append({"name": n, "error": why})
             continue
         results.append(json.loads(lines[-1][len("RESULT "):]))
     load_end = load_average()

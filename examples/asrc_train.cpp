@@ -53,7 +53,7 @@ const Flag kFlags[] = {
     {"chunk-size", "N", "sequences per parallel work item (results depend on it, not on threads)"},
     {"n-bins", "N", "SSC/SHD: input units summed per channel"},
     {"max-loss", "X", "stop (exit 3, resumable) when a batch loss exceeds X: diverging run (0: off)"},
-    {"cache-dir", "DIR", "GSC feature cache (default <dataset-dir>/.asrc-cache)"},
+    {"cache-dir", "DIR", "GSC feature cache (default <dataset-dir>/.asrc-cache, or ~/.cache/asrc if read-only)"},
     {"limit-train", "N", "use only the first N training samples (0: all)"},
     {"limit-test", "N", "use only the first N test samples (0: all)"},
     {"valid-split", "N", "hold out N training samples to select the best epoch"},

@@ -6,6 +6,8 @@
 
 #include <asrc/train/tasks.hpp>
 #include <asrc/train/trainer.hpp>
+#include <unistd.h>
+#include <cstdlib>
 
 #include <chrono>
 #include <filesystem>
@@ -142,4 +144,20 @@ TEST_CASE("GSC end to end: split sizes, feature cache, and a falling training lo
   // Clearly lower: at least a fifth below the first epoch's mean loss.
   CHECK(h.back().train_loss < 0.8 * h.front().train_loss);
   CHECK(fs::exists(cfg.results_dir + "/last.ckpt"));
+}
+
+TEST_CASE("default GSC cache folder: beside the corpus, else the user cache when the corpus is read-only") {
+  namespace fs = std::filesystem;
+  const fs::path tmp = fs::temp_directory_path() / ("asrc_cache_test_" + std::to_string(::getpid()));
+  fs::create_directories(tmp / "corpus");
+  CHECK(asrc::default_gsc_cache_dir((tmp / "corpus").string()) == (tmp / "corpus" / ".asrc-cache").string());
+  // /proc/self cannot hold new files, even for root: the XDG cache folder is used.
+  ::setenv("XDG_CACHE_HOME", (tmp / "xdg").string().c_str(), 1);
+  CHECK(asrc::default_gsc_cache_dir("/proc/self") == (tmp / "xdg" / "asrc").string());
+  CHECK(fs::is_directory(tmp / "xdg" / "asrc"));
+  // Nowhere writable: no cache (features are computed each run) rather than an error.
+  ::setenv("XDG_CACHE_HOME", "/proc/self/nope", 1);
+  CHECK(asrc::default_gsc_cache_dir("/proc/self").empty());
+  ::unsetenv("XDG_CACHE_HOME");
+  fs::remove_all(tmp);
 }

@@ -4,6 +4,9 @@
 //   ssc / shd:        ssc_train.h5, ssc_test.h5 (shd_*.h5) in --dataset-dir (needs HDF5)
 //   gsc:              the Speech Commands root in --dataset-dir (word folders + lists)
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <numeric>
 
@@ -25,6 +28,31 @@ struct TaskData {
 
 inline std::string join_path(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : (dir.back() == '/' ? dir + name : dir + "/" + name);
+}
+
+/// True when `dir` exists or can be created, and a file can be created in it.
+inline bool writable_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec) && !std::filesystem::create_directories(dir, ec)) return false;
+  const std::string probe = join_path(dir, ".asrc-write-probe");
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) return false;
+  std::fclose(f);
+  std::remove(probe.c_str());
+  return true;
+}
+
+/// Where GSC features are cached when --cache-dir is not given: <dataset-dir>/.asrc-cache,
+/// or, when the corpus is read-only, $XDG_CACHE_HOME/asrc (default ~/.cache/asrc);
+/// "" (no cache) when none of them can be written.
+inline std::string default_gsc_cache_dir(const std::string& dataset_dir) {
+  const std::string beside = join_path(dataset_dir, ".asrc-cache");
+  if (writable_dir(beside)) return beside;
+  std::string base;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) base = x;
+  else if (const char* h = std::getenv("HOME"); h && *h) base = join_path(h, ".cache");
+  if (!base.empty() && writable_dir(join_path(base, "asrc"))) return join_path(base, "asrc");
+  return "";
 }
 
 /// Hold out `n` training samples (a seeded random choice) for validation.
@@ -74,7 +102,7 @@ inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_pe
 #endif
   } else if (cfg.task == "gsc") {
     GscOptions o;
-    o.cache_dir = cfg.cache_dir.empty() ? join_path(cfg.dataset_dir, ".asrc-cache") : cfg.cache_dir;
+    o.cache_dir = cfg.cache_dir.empty() ? default_gsc_cache_dir(cfg.dataset_dir) : cfg.cache_dir;
     o.threads = cfg.threads;
     auto gtrain = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::train, o);
     auto gtest = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::test, o);
