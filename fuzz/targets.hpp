@@ -62,14 +62,16 @@ struct Finding : std::logic_error {
   throw Finding("asrc fuzz finding: " + what);
 }
 
-/// A refusal must read "where(): expected ..., got ...". Only the start is checked:
-/// messages quote names from the input as they are, and a NUL byte in such a name
-/// ends what() early (see fuzz/README.md).
+/// A refusal must read "where(): expected ..., got ...", with no control bytes: names
+/// quoted from the input have theirs escaped (asrc::printable), so a NUL byte cannot
+/// end what() early.
 inline void check_message(const std::exception& e) {
   const std::string m = e.what();
   const std::size_t exp = m.find("(): expected ");
   if (exp == std::string::npos || exp == 0 || m.find(' ') < exp)
     finding("refusal without the 'where(): expected ..., got ...' form: " + m);
+  for (unsigned char c : m)
+    if (c < 0x20 || c == 0x7f) finding("control byte in a refusal message: " + asrc::printable(m));
 }
 
 /// The input bytes written to a fresh file under $TMPDIR (or /tmp), removed again

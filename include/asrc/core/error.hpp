@@ -24,11 +24,30 @@ std::string str_cat(const Args&... args) {
   return os.str();
 }
 
+/// The text with control bytes (NUL, newline, escape, DEL, ...) written as \xNN: names and
+/// values quoted from a hostile file or command line cannot cut a message short or
+/// drive the terminal.
+inline std::string printable(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 /// Throw std::invalid_argument("where(): expected <expected>, got <got>").
 template <typename Got>
 [[noreturn]] void fail_expected(const std::string& where, const std::string& expected,
                                 const Got& got) {
-  throw std::invalid_argument(str_cat(where, "(): expected ", expected, ", got ", got));
+  throw std::invalid_argument(printable(str_cat(where, "(): expected ", expected, ", got ", got)));
 }
 
 /// Check a condition; on failure throw with the standard message form.

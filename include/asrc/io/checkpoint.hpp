@@ -419,7 +419,7 @@ inline std::string hex32(std::uint32_t v) {
 }
 
 /// Printable form of up to n raw bytes (for the magic in messages).
-inline std::string printable(const std::string& s) {
+inline std::string quoted_bytes(const std::string& s) {
   std::string out = "\"";
   for (unsigned char ch : s) {
     if (ch >= 32 && ch < 127 && ch != '"' && ch != '\\') {
@@ -447,7 +447,7 @@ inline Checkpoint parse_checkpoint(const std::string& bytes, const std::string& 
   if (bytes.compare(0, magic_len, kCheckpointMagic, magic_len) != 0)
     fail_expected("load_checkpoint",
                   str_cat("the magic \"ASRCCKPT\" at byte 0 of ", label, " (not an asrc checkpoint)"),
-                  printable(bytes.substr(0, magic_len)));
+                  quoted_bytes(bytes.substr(0, magic_len)));
   CheckpointReader head(bytes, 0, size, label);
   head.need(kCheckpointHeaderBytes, "the magic and the u32 format version (truncated file?)");
   head.skip(8);
