@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include <immintrin.h>
 #endif
 
+#include "asrc/core/error.hpp"
 #include "asrc/core/types.hpp"
 
 namespace asrc {
@@ -193,6 +195,7 @@ void project_columns(const Eigen::MatrixBase<XDerived>& x, const Eigen::MatrixBa
   const auto& xd = x.derived();
   const auto& gd = G.derived();
   const Index xs = xd.outerStride(), gs = gd.outerStride();
+  require(n <= Index(std::numeric_limits<int>::max()), "project_columns", "at most 2^31 - 1 rows", n);
   if (!accumulate) out.setZero(F, H);
   thread_local std::vector<int> row_idx, col_start, fill, idx;
   thread_local std::vector<T> row_val, col_val;
