@@ -203,7 +203,6 @@ class SpikingLayer {
 
     const Index single = single_lag(coeff);  // SRC, vanilla, ASRC in evaluation
     const bool mixture = K > 0 && single == 0;
-    c.tmp.resize(Bc, H);
     // For ASRC in training, forward left Y_t = s_t W_rec^T of every step in c.Y, for
     // dL/dc_j = sum_t <dL/dI_t, Y_{t-j}>, accumulated inside the loop while the blocks
     // involved are still in cache.
@@ -231,20 +230,9 @@ class SpikingLayer {
           mix_steps(c.G.data(), Bc * H, t, +1, steps, coeff, c.gy.data(), false);
           if (t + 1 < steps) gS.noalias() += c.gy * Wrec;
         }
-        surrogate_block(V, theta, sg, c.tmp);  // g(v_t - theta)
-        const auto gvp = d * gnext.array();    // dL/dv'_t
-        if (soft) {
-          if (detach)
-            gnext = (gS.array() * c.tmp.array() + gvp).matrix();
-          else
-            gnext = ((gS.array() - theta * gvp) * c.tmp.array() + gvp).matrix();
-        } else {
-          if (detach)
-            gnext = (gS.array() * c.tmp.array() + gvp * (T(1) - S.array())).matrix();
-          else
-            gnext = ((gS.array() - V.array() * gvp) * c.tmp.array() + gvp * (T(1) - S.array())).matrix();
-        }
-        gS = gnext;
+        // dL/dI_t from dL/ds_t (gS), dL/dv_{t+1} (gnext) and the surrogate g(v_t - theta),
+        // one fused pass; gnext becomes dL/dv_t (= dL/dI_t).
+        neuron_backward(sg, soft, detach, V.data(), S.data(), gS.data(), gnext.data(), Bc * H, d, theta);
         if (mixture) {
           V = c.gy;  // v_t is no longer needed: keep dL/dY_t there
           if (skip_ >= 0) {
@@ -377,17 +365,41 @@ class SpikingLayer {
       vprev.array() = v * (T(1) - sp);
   }
 
-  /// out = g(v - theta), the surrogate derivative, for a whole block.
-  template <typename VDerived>
-  static void surrogate_block(const Eigen::MatrixBase<VDerived>& v, T theta, Surrogate sg, Matrix<T>& out) {
-    const auto x = v.derived().array() - theta;
+  /// Backward through fire and reset (Eqs. 1-3) for one step, elementwise:
+  ///   dL/dv'_t = d dL/dv_{t+1}
+  ///   dL/dv_t  = dL/ds_t g(v_t - theta) + dL/dv'_t dv'_t/dv_t (+ through s_t unless detached)
+  /// soft reset v' = v - theta s:  (gS - theta gvp) g + gvp      detached: gS g + gvp
+  /// hard reset v' = v (1 - s):    (gS - v gvp) g + gvp (1 - s)  detached: gS g + gvp (1 - s)
+  template <Surrogate SG, bool Soft, bool Detach>
+  static void neuron_backward_impl(const T* __restrict v, const T* __restrict s, T* __restrict gS,
+                                   T* __restrict gnext, Index n, T d, T theta) {
+    for (Index i = 0; i < n; ++i) {
+      const T g = surrogate_grad<T>(SG, v[i] - theta);
+      const T gvp = d * gnext[i];
+      T gn;
+      if (Soft)
+        gn = Detach ? gS[i] * g + gvp : (gS[i] - theta * gvp) * g + gvp;
+      else
+        gn = Detach ? gS[i] * g + gvp * (T(1) - s[i]) : (gS[i] - v[i] * gvp) * g + gvp * (T(1) - s[i]);
+      gnext[i] = gn;
+      gS[i] = gn;
+    }
+  }
+  template <Surrogate SG>
+  static void neuron_backward_sg(bool soft, bool detach, const T* v, const T* s, T* gS, T* gnext,
+                                 Index n, T d, T theta) {
+    if (soft && detach) neuron_backward_impl<SG, true, true>(v, s, gS, gnext, n, d, theta);
+    else if (soft) neuron_backward_impl<SG, true, false>(v, s, gS, gnext, n, d, theta);
+    else if (detach) neuron_backward_impl<SG, false, true>(v, s, gS, gnext, n, d, theta);
+    else neuron_backward_impl<SG, false, false>(v, s, gS, gnext, n, d, theta);
+  }
+  static void neuron_backward(Surrogate sg, bool soft, bool detach, const T* v, const T* s, T* gS,
+                              T* gnext, Index n, T d, T theta) {
     switch (sg) {
-      case Surrogate::triangle: out.array() = (T(1) - x.abs()).max(T(0)); break;
-      case Surrogate::exp: out.array() = (-x.abs()).exp(); break;
-      case Surrogate::rectangle: out.array() = (x.abs() < T(0.5)).template cast<T>(); break;
-      case Surrogate::gaussian:
-        out.array() = x.unaryExpr([](T z) { return surrogate_grad<T>(Surrogate::gaussian, z); });
-        break;
+      case Surrogate::triangle: return neuron_backward_sg<Surrogate::triangle>(soft, detach, v, s, gS, gnext, n, d, theta);
+      case Surrogate::exp: return neuron_backward_sg<Surrogate::exp>(soft, detach, v, s, gS, gnext, n, d, theta);
+      case Surrogate::rectangle: return neuron_backward_sg<Surrogate::rectangle>(soft, detach, v, s, gS, gnext, n, d, theta);
+      case Surrogate::gaussian: return neuron_backward_sg<Surrogate::gaussian>(soft, detach, v, s, gS, gnext, n, d, theta);
     }
   }
 
