@@ -38,12 +38,29 @@ template <typename T>
 struct Simd {
   typedef T type __attribute__((vector_size(64)));
   static constexpr Index width = 64 / sizeof(T);
-  static type load(const T* p) {
-    type v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
+  // Vectors travel by reference only: passing or returning a 64-byte vector by value
+  // changes the calling convention between builds with and without AVX-512 (-Wpsabi).
+  static void load(type& v, const T* p) { std::memcpy(&v, p, sizeof v); }
+  static void store(T* p, const type& v) { std::memcpy(p, &v, sizeof v); }
+  /// a += p[0 .. width)
+  static void add(type& a, const T* p) {
+    type w;
+    load(w, p);
+    a += w;
   }
-  static void store(T* p, type v) { std::memcpy(p, &v, sizeof v); }
+  /// a += s * p[0 .. width)
+  static void add_scaled(type& a, T s, const T* p) {
+    type w;
+    load(w, p);
+    a += s * w;
+  }
+  /// a += x[0 .. width) * y[0 .. width)
+  static void add_product(type& a, const T* x, const T* y) {
+    type u, w;
+    load(u, x);
+    load(w, y);
+    a += u * w;
+  }
 };
 
 /// o[0 .. NV*width) += sum_m val_m WT(idx_m, :) (val == nullptr: all values are 1).
@@ -51,17 +68,17 @@ template <typename T, int NV>
 inline void gather_tile(T* o, const T* WT, Index ld, const int* idx, const T* val, Index n) {
   using S = Simd<T>;
   typename S::type a[NV];
-  for (int v = 0; v < NV; ++v) a[v] = S::load(o + v * S::width);
+  for (int v = 0; v < NV; ++v) S::load(a[v], o + v * S::width);
   if (!val) {
     for (Index m = 0; m < n; ++m) {
       const T* w = WT + Index(idx[m]) * ld;
-      for (int v = 0; v < NV; ++v) a[v] += S::load(w + v * S::width);
+      for (int v = 0; v < NV; ++v) S::add(a[v], w + v * S::width);
     }
   } else {
     for (Index m = 0; m < n; ++m) {
       const T* w = WT + Index(idx[m]) * ld;
       const T s = val[m];
-      for (int v = 0; v < NV; ++v) a[v] += s * S::load(w + v * S::width);
+      for (int v = 0; v < NV; ++v) S::add_scaled(a[v], s, w + v * S::width);
     }
   }
   for (int v = 0; v < NV; ++v) S::store(o + v * S::width, a[v]);
@@ -174,8 +191,8 @@ T dot(const T* a, const T* b, Index n) {
   for (auto& v : acc) v = typename S::type{};
   Index i = 0;
   for (; i + 8 * W <= n; i += 8 * W)
-    for (int v = 0; v < 8; ++v) acc[v] += S::load(a + i + v * W) * S::load(b + i + v * W);
-  for (; i + W <= n; i += W) acc[0] += S::load(a + i) * S::load(b + i);
+    for (int v = 0; v < 8; ++v) S::add_product(acc[v], a + i + v * W, b + i + v * W);
+  for (; i + W <= n; i += W) S::add_product(acc[0], a + i, b + i);
   for (int v = 1; v < 8; ++v) acc[0] += acc[v];
   T s = 0;
   for (Index k = 0; k < W; ++k) s += acc[0][k];
