@@ -94,7 +94,7 @@ blame() {
     return
   fi
   frame=$(printf '%s\n' "$out" | awk '/^ *#[0-9]+ 0x/ {
-      if ($0 ~ /__sanitizer|__asan|__lsan|__ubsan|__interceptor|fuzzer::|LLVMFuzzer| in (malloc|calloc|realloc|free|operator new|operator delete)|libc\.so|libstdc\+\+|libgcc_s/) next
+      if ($0 ~ /__sanitizer|__asan|__lsan|__ubsan|__interceptor|fuzzer::|LLVMFuzzer|sysdeps\/| in __mem(cpy|move|set|cmp)| in (malloc|calloc|realloc|free|operator new|operator delete)|libc\.so|libstdc\+\+|libgcc_s/) next
       print; exit }')
   local what
   what=$(printf '%s\n' "$out" | grep -m1 -oE "throwing an instance of '[^']*'|ERROR: [A-Za-z]+: [A-Za-z0-9 -]+|runtime error: .*|timeout after [0-9]+ seconds|out-of-memory \\([^)]*\\)" || echo "?")
