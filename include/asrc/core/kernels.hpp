@@ -84,6 +84,41 @@ inline void gather_tile(T* o, const T* WT, Index ld, const int* idx, const T* va
   for (int v = 0; v < NV; ++v) S::store(o + v * S::width, a[v]);
 }
 
+/// Most vectors one gather tile keeps in registers: 16 x 16 floats with AVX-512's 32
+/// registers, 8 (16 AVX2 registers) otherwise.
+#if defined(__AVX512F__)
+constexpr int kMaxTileVectors = 16;
+#else
+constexpr int kMaxTileVectors = 8;
+#endif
+
+template <typename T, int NV>
+inline void gather_tile_upto(int nv, T* o, const T* WT, Index ld, const int* idx, const T* val, Index n) {
+  if constexpr (NV >= 1) {
+    if (nv == NV) return gather_tile<T, NV>(o, WT, ld, idx, val, n);
+    gather_tile_upto<T, NV - 1>(nv, o, WT, ld, idx, val, n);
+  }
+}
+
+/// o[0 .. H) += sum_m val_m WT(idx_m, 0 .. H) (val == nullptr: all 1): as few passes
+/// over the list as the registers allow (one for H <= 256 floats with AVX-512), then
+/// the last H mod (vector width) columns one by one.
+template <typename T>
+inline void gather_row(T* o, const T* WT, Index ld, Index H, const int* idx, const T* val, Index n) {
+  constexpr Index W = Simd<T>::width;
+  Index c = 0;
+  while (c + W <= H) {
+    const int nv = static_cast<int>(std::min<Index>((H - c) / W, kMaxTileVectors));
+    gather_tile_upto<T, kMaxTileVectors>(nv, o + c, WT + c, ld, idx, val, n);
+    c += nv * W;
+  }
+  for (; c < H; ++c) {
+    T a = o[c];
+    for (Index m = 0; m < n; ++m) a += (val ? val[m] : T(1)) * WT[Index(idx[m]) * ld + c];
+    o[c] = a;
+  }
+}
+
 /// Lists the non-zero entries of x[0..F) in increasing order; returns their number.
 /// Sets `binary` to whether all of them are exactly 1.
 /// Bit b of the result: x[b] != 0, for b < e <= 64.
@@ -141,7 +176,6 @@ inline Index list_nonzeros(const T* x, Index F, int* idx, T* val, bool& binary) 
 template <typename T, typename XDerived, typename ODerived>
 void project_rows(const Eigen::MatrixBase<XDerived>& x, const Matrix<T>& WT, const T* bias,
                   Eigen::MatrixBase<ODerived>& out, bool accumulate) {
-  using S = detail::Simd<T>;
   const Index n = x.rows(), F = x.cols(), H = WT.cols();
   const auto& xd = x.derived();
   auto& od = out.derived();
@@ -166,18 +200,7 @@ void project_rows(const Eigen::MatrixBase<XDerived>& x, const Matrix<T>& WT, con
     const Index nz = detail::list_nonzeros(xr, F, idx.data(), val.data(), binary);
     if (nz == 0) continue;
     const T* v = binary ? nullptr : val.data();
-    Index c = 0;
-    for (; c + 8 * S::width <= H; c += 8 * S::width)
-      detail::gather_tile<T, 8>(o + c, W + c, H, idx.data(), v, nz);
-    for (; c + 2 * S::width <= H; c += 2 * S::width)
-      detail::gather_tile<T, 2>(o + c, W + c, H, idx.data(), v, nz);
-    for (; c + S::width <= H; c += S::width)
-      detail::gather_tile<T, 1>(o + c, W + c, H, idx.data(), v, nz);
-    for (; c < H; ++c) {
-      T a = o[c];
-      for (Index m = 0; m < nz; ++m) a += (v ? v[m] : T(1)) * W[Index(idx[size_t(m)]) * H + c];
-      o[c] = a;
-    }
+    detail::gather_row<T>(o, W, H, H, idx.data(), v, nz);
   }
 }
 
@@ -207,7 +230,6 @@ T dot(const T* a, const T* b, Index n) {
 template <typename T, typename XDerived, typename GDerived>
 void project_columns(const Eigen::MatrixBase<XDerived>& x, const Eigen::MatrixBase<GDerived>& G,
                      Matrix<T>& out, bool accumulate) {
-  using S = detail::Simd<T>;
   const Index n = x.rows(), F = x.cols(), H = G.cols();
   const auto& xd = x.derived();
   const auto& gd = G.derived();
@@ -249,15 +271,7 @@ void project_columns(const Eigen::MatrixBase<XDerived>& x, const Eigen::MatrixBa
     const int* ri = row_idx.data() + b0;
     const T* v = binary ? nullptr : col_val.data() + b0;
     T* o = out.data() + k * H;
-    Index c = 0;
-    for (; c + 8 * S::width <= H; c += 8 * S::width) detail::gather_tile<T, 8>(o + c, Gp + c, gs, ri, v, nk);
-    for (; c + 2 * S::width <= H; c += 2 * S::width) detail::gather_tile<T, 2>(o + c, Gp + c, gs, ri, v, nk);
-    for (; c + S::width <= H; c += S::width) detail::gather_tile<T, 1>(o + c, Gp + c, gs, ri, v, nk);
-    for (; c < H; ++c) {
-      T a = o[c];
-      for (Index m = 0; m < nk; ++m) a += (v ? v[m] : T(1)) * Gp[Index(ri[m]) * gs + c];
-      o[c] = a;
-    }
+    detail::gather_row<T>(o, Gp, gs, H, ri, v, nk);
   }
 }
 
