@@ -63,12 +63,13 @@ struct Simd {
   }
 };
 
-/// o[0 .. NV*width) += sum_m val_m WT(idx_m, :) (val == nullptr: all values are 1).
+/// o[0 .. NV*width) = init[same] + sum_m val_m WT(idx_m, :) (val == nullptr: all 1).
+/// init may be o itself (accumulate), a bias row or a row of zeros.
 template <typename T, int NV>
-inline void gather_tile(T* o, const T* WT, Index ld, const int* idx, const T* val, Index n) {
+inline void gather_tile(T* o, const T* init, const T* WT, Index ld, const int* idx, const T* val, Index n) {
   using S = Simd<T>;
   typename S::type a[NV];
-  for (int v = 0; v < NV; ++v) S::load(a[v], o + v * S::width);
+  for (int v = 0; v < NV; ++v) S::load(a[v], init + v * S::width);
   if (!val) {
     for (Index m = 0; m < n; ++m) {
       const T* w = WT + Index(idx[m]) * ld;
@@ -93,27 +94,41 @@ constexpr int kMaxTileVectors = 8;
 #endif
 
 template <typename T, int NV>
-inline void gather_tile_upto(int nv, T* o, const T* WT, Index ld, const int* idx, const T* val, Index n) {
+inline void gather_tile_upto(int nv, T* o, const T* init, const T* WT, Index ld, const int* idx,
+                             const T* val, Index n) {
   if constexpr (NV >= 1) {
-    if (nv == NV) return gather_tile<T, NV>(o, WT, ld, idx, val, n);
-    gather_tile_upto<T, NV - 1>(nv, o, WT, ld, idx, val, n);
+    if (nv == NV) return gather_tile<T, NV>(o, init, WT, ld, idx, val, n);
+    gather_tile_upto<T, NV - 1>(nv, o, init, WT, ld, idx, val, n);
   }
 }
 
-/// o[0 .. H) += sum_m val_m WT(idx_m, 0 .. H) (val == nullptr: all 1): as few passes
-/// over the list as the registers allow (one for H <= 256 floats with AVX-512), then
-/// the last H mod (vector width) columns one by one.
+/// o[0 .. H) = init[0 .. H) + sum_m val_m WT(idx_m, 0 .. H) (val == nullptr: all 1), in
+/// as few passes over the list as the registers allow (one for H <= 256 floats with
+/// AVX-512). The last H mod (vector width) columns are one more vector, the one ending at
+/// column H (it overlaps columns already done, whose lanes are not stored), so no column
+/// is summed one scalar at a time when H is at least one vector wide.
 template <typename T>
-inline void gather_row(T* o, const T* WT, Index ld, Index H, const int* idx, const T* val, Index n) {
-  constexpr Index W = Simd<T>::width;
+inline void gather_row(T* o, const T* init, const T* WT, Index ld, Index H, const int* idx,
+                       const T* val, Index n) {
+  using S = Simd<T>;
+  constexpr Index W = S::width;
   Index c = 0;
   while (c + W <= H) {
     const int nv = static_cast<int>(std::min<Index>((H - c) / W, kMaxTileVectors));
-    gather_tile_upto<T, kMaxTileVectors>(nv, o + c, WT + c, ld, idx, val, n);
+    gather_tile_upto<T, kMaxTileVectors>(nv, o + c, init + c, WT + c, ld, idx, val, n);
     c += nv * W;
   }
+  if (c < H && H >= W) {
+    const Index c0 = H - W;  // lanes c - c0 .. W-1 are the columns left
+    T lanes[W];
+    std::copy(o + c0, o + c, lanes);  // finished columns: placeholders, not stored again
+    std::copy(init + c, init + H, lanes + (c - c0));
+    gather_tile<T, 1>(lanes, lanes, WT + c0, ld, idx, val, n);
+    std::copy(lanes + (c - c0), lanes + W, o + c);
+    return;
+  }
   for (; c < H; ++c) {
-    T a = o[c];
+    T a = init[c];
     for (Index m = 0; m < n; ++m) a += (val ? val[m] : T(1)) * WT[Index(idx[m]) * ld + c];
     o[c] = a;
   }
@@ -182,25 +197,25 @@ void project_rows(const Eigen::MatrixBase<XDerived>& x, const Matrix<T>& WT, con
   const Index xs = xd.outerStride(), os = od.outerStride();
   thread_local std::vector<int> idx;
   thread_local std::vector<T> val;
+  thread_local std::vector<T> zeros;
   if (idx.size() < static_cast<size_t>(F)) {
     idx.resize(static_cast<size_t>(F));
     val.resize(static_cast<size_t>(F));
   }
+  if (zeros.size() < static_cast<size_t>(H)) zeros.assign(static_cast<size_t>(H), T(0));
   const T* W = WT.data();
   for (Index i = 0; i < n; ++i) {
     const T* xr = xd.data() + i * xs;
     T* o = od.data() + i * os;
-    if (!accumulate) {
-      if (bias)
-        std::copy(bias, bias + H, o);
-      else
-        std::fill(o, o + H, T(0));
-    }
+    const T* init = accumulate ? o : (bias ? bias : zeros.data());
     bool binary = true;
     const Index nz = detail::list_nonzeros(xr, F, idx.data(), val.data(), binary);
-    if (nz == 0) continue;
+    if (nz == 0) {
+      if (!accumulate) std::copy(init, init + H, o);
+      continue;
+    }
     const T* v = binary ? nullptr : val.data();
-    detail::gather_row<T>(o, W, H, H, idx.data(), v, nz);
+    detail::gather_row<T>(o, init, W, H, H, idx.data(), v, nz);
   }
 }
 
@@ -271,7 +286,7 @@ void project_columns(const Eigen::MatrixBase<XDerived>& x, const Eigen::MatrixBa
     const int* ri = row_idx.data() + b0;
     const T* v = binary ? nullptr : col_val.data() + b0;
     T* o = out.data() + k * H;
-    detail::gather_row<T>(o, Gp, gs, H, ri, v, nk);
+    detail::gather_row<T>(o, o, Gp, gs, H, ri, v, nk);
   }
 }
 
