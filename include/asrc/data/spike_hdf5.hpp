@@ -46,8 +46,14 @@
 
 #include <hdf5.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -85,6 +91,11 @@ struct SpikeHdf5Options {
   Index limit = 0;                ///< > 0: keep only the first `limit` rows; 0: all
   std::string name;               ///< for describe(); empty: the file name
   Index read_rows = 256;          ///< rows per HDF5 read (bounds the temporary buffers)
+  /// Read the file once in a child process (fork) first. libhdf5 1.10 itself crashes or
+  /// loops forever on some damaged files (fuzz/README.md); this turns that into a
+  /// std::invalid_argument naming the file, at the cost of reading it twice. POSIX only;
+  /// asrc-train turns it on. 0 seconds: off.
+  unsigned check_in_child_s = 0;
 
   static SpikeHdf5Options ssc() { return SpikeHdf5Options{}; }
   static SpikeHdf5Options shd() {
@@ -283,7 +294,48 @@ class SpikeDataset : public Dataset {
             width_);
     count_bits_ = 15 - channel_bits_;
     if (opt_.name.empty()) opt_.name = std::filesystem::path(path).filename().string();
+    if (opt_.check_in_child_s > 0) check_in_child();
     load();
+  }
+
+  /// Reads the file in a forked child with an alarm, and refuses it if the child does not
+  /// end normally: a crash or a hang inside libhdf5. Ordinary refusals are left to the
+  /// read in this process, which reports them with their own message.
+  void check_in_child() const {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) return;  // cannot fork: read in this process only
+    if (pid == 0) {
+      ::alarm(opt_.check_in_child_s);  // a hang ends with SIGALRM
+      int rc = 0;
+      try {
+        SpikeHdf5Options o = opt_;
+        o.check_in_child_s = 0;
+        SpikeDataset probe(path_, o);
+      } catch (const std::invalid_argument&) {
+        rc = 2;
+      } catch (...) {
+        rc = 3;
+      }
+      ::_exit(rc);  // no atexit handlers, no destructors of the parent's objects
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const bool normal = WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 2 ||
+                                              WEXITSTATUS(status) == 3);
+    if (normal) return;
+    std::string how;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+      how = str_cat("reading it did not finish within ", opt_.check_in_child_s, " s");
+    else if (WIFSIGNALED(status))
+      how = str_cat("reading it killed the reading process with signal ", WTERMSIG(status), " (",
+                    ::strsignal(WTERMSIG(status)), ")");
+    else
+      how = str_cat("reading it ended the reading process with status ", WEXITSTATUS(status));
+    fail_expected("SpikeDataset::SpikeDataset",
+                  str_cat("file '", path_, "' to be readable by the HDF5 library"),
+                  str_cat("a damaged file: ", how, " inside libhdf5"));
   }
 
   // --- Dataset interface ---

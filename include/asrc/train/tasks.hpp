@@ -89,6 +89,7 @@ inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_pe
 #ifdef ASRC_HAVE_HDF5
     SpikeHdf5Options o = cfg.task == "ssc" ? SpikeHdf5Options::ssc() : SpikeHdf5Options::shd();
     o.n_bins = cfg.n_bins;
+    o.check_in_child_s = 1800;  // a damaged file gives an error, not a crash inside libhdf5
     o.limit = cfg.limit_train;
     auto train = std::make_shared<SpikeDataset>(join_path(cfg.dataset_dir, cfg.task + "_train.h5"), o);
     o.limit = cfg.limit_test;

@@ -846,3 +846,29 @@ TEST_CASE("truncated files and flipped values are refused or read as valid, neve
   MESSAGE("HDF5: " << truncations << " truncations refused; " << value_bytes.size() * 8
                    << " flips of value bits: " << refused << " refused, " << accepted << " read as valid");
 }
+
+// Two inputs the fuzzer found that crash or hang libhdf5 1.10 itself (fuzz/known/): with
+// check_in_child_s set (asrc-train sets it), they are refused with the file named instead
+// of killing or hanging the process. A good file still loads with the check on.
+TEST_CASE("check_in_child: files that crash or hang libhdf5 are refused, naming the file") {
+  SpikeHdf5Options o = SpikeHdf5Options::ssc();
+  o.check_in_child_s = 3;
+  const std::string known = std::string(ASRC_SOURCE_DIR) + "/fuzz/known/fuzz_hdf5/";
+  const std::string segv = known + "segv-in-H5HG_read.h5", hang = known + "hang-in-H5HG__protect.h5";
+  const std::string m1 = error_of([&] { SpikeDataset ds(segv, o); });
+  CHECK(contains(m1, segv));
+  CHECK(contains(m1, "a damaged file: reading it"));  // a signal, or ASan's exit status
+  CHECK(contains(m1, "inside libhdf5"));
+  const std::string m2 = error_of([&] { SpikeDataset ds(hang, o); });
+  CHECK(contains(m2, hang));
+  CHECK(contains(m2, "did not finish within 3 s"));
+  TempDir tmp;
+  const std::string good = tmp.file("good.h5");
+  write_spike_hdf5(good, Rows{{0.1, 0.2}, {0.3}}, URows{{1, 2}, {3}}, Labels{1, 2});
+  SpikeDataset ds(good, o);
+  CHECK(ds.size() == 2);
+  // An ordinary refusal keeps its own message (the child's read is only a probe).
+  const std::string m3 = error_of([&] { SpikeDataset bad(tmp.file("missing.h5"), o); });
+  CHECK(contains(m3, "missing.h5"));
+  CHECK_FALSE(contains(m3, "damaged"));
+}
