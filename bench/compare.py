@@ -66,6 +66,11 @@ def fmt(v, digits=1):
     return "-" if v is None else f"{v:,.{digits}f}"
 
 
+def table_head(columns):
+    """The two header lines of a markdown table."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def ratio(a, b):
     return None if not a or not b else a / b
 
@@ -170,14 +175,9 @@ def main():
     lines.append("")
     lines.append("## Training")
     lines.append("")
-    head = "| config | B | T | asrc samples/s | asrc GFLOP/s (% of SGEMM ceiling) |"
-    sep = "|---|---|---|---|---|"
-    for buf in buffers:
-        head += f" PyTorch {buf} samples/s | speed-up vs {buf} |"
-        sep += "---|---|"
-    head += " asrc peak MB |" + "".join(f" PyTorch {buf} peak MB |" for buf in buffers)
-    sep += "---|" * (1 + len(buffers))
-    lines += [head, sep]
+    lines += table_head(["config", "B", "T", "asrc samples/s", "asrc GFLOP/s (% of SGEMM ceiling)"]
+                        + [c for buf in buffers for c in (f"PyTorch {buf} samples/s", f"speed-up vs {buf}")]
+                        + ["asrc peak MB"] + [f"PyTorch {buf} peak MB" for buf in buffers])
     for name, ar, prs in rows:
         some = ar or next((r for r in prs.values() if r and "error" not in r), None) or {}
         gf = "-"
@@ -194,14 +194,9 @@ def main():
     lines.append("")
     lines.append("## Inference")
     lines.append("")
-    head = "| config | asrc eval samples/s |"
-    sep = "|---|---|"
-    for buf in buffers:
-        head += f" PyTorch {buf} eval samples/s | speed-up vs {buf} |"
-        sep += "---|---|"
-    head += " asrc streaming us/step (batch 1) |"
-    sep += "---|"
-    lines += [head, sep]
+    lines += table_head(["config", "asrc eval samples/s"]
+                        + [c for buf in buffers for c in (f"PyTorch {buf} eval samples/s", f"speed-up vs {buf}")]
+                        + ["asrc streaming us/step (batch 1)"])
     for name, ar, prs in rows:
         line = f"| {name} | {cell(ar, 'eval_samples_per_s')} |"
         for buf in buffers:

@@ -610,12 +610,16 @@ TEST_CASE("read_idx: every truncation and every bit flip, plain and gzip") {
   const std::size_t header = 4 + 3 * 4;
   const std::string path = dir.file("f.idx");
   int refused = 0, accepted = 0;
-  for (std::size_t n = 0; n < good.size(); ++n) {
-    write_plain(path, Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)));
-    const std::string msg = error_of([&] { asrc::read_idx(path, 3); });
-    INFO("truncated to " << n << " bytes: " << msg);
-    CHECK(contains(msg, path));
-  }
+  // Every proper prefix of `bytes`, written to `file`, is refused naming the file.
+  auto check_every_truncation = [](const std::string& file, const Bytes& bytes) {
+    for (std::size_t n = 0; n < bytes.size(); ++n) {
+      write_plain(file, Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n)));
+      const std::string msg = error_of([&] { asrc::read_idx(file, 3); });
+      INFO(file << " truncated to " << n << " bytes: " << msg);
+      CHECK(contains(msg, file));
+    }
+  };
+  check_every_truncation(path, good);
   for (std::size_t i = 0; i < good.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       Bytes b = good;
@@ -649,12 +653,7 @@ TEST_CASE("read_idx: every truncation and every bit flip, plain and gzip") {
     gz.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   }
   REQUIRE(gz.size() > 18);
-  for (std::size_t n = 0; n < gz.size(); ++n) {
-    write_plain(gz_path, Bytes(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(n)));
-    const std::string msg = error_of([&] { asrc::read_idx(gz_path, 3); });
-    INFO("gzip truncated to " << n << " bytes: " << msg);
-    CHECK(contains(msg, gz_path));
-  }
+  check_every_truncation(gz_path, gz);
   int gz_refused = 0, gz_unchecked = 0;
   for (std::size_t i = 0; i < gz.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {

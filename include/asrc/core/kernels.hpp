@@ -12,8 +12,9 @@
 //  - the non-zero columns of a row are first turned into a bit mask and listed with
 //    count-trailing-zeros: no data-dependent branch per input column (such a branch
 //    mispredicts at spike rates of 5-50% and cost more than the additions);
-//  - the output row is built in tiles of up to 8 SIMD vectors (128 floats) held in
-//    registers, so each selected weight row is read once and each output written once.
+//  - the output row is built in tiles of up to 16 SIMD vectors (256 floats) with
+//    AVX-512, 8 otherwise, held in registers, so each selected weight row is read once
+//    per tile and each output written once.
 // The additions for one output element happen in the same order (bias, then k
 // increasing) whatever the tiling, so the tiling does not change the result.
 #include <algorithm>
@@ -134,8 +135,6 @@ inline void gather_row(T* o, const T* init, const T* WT, Index ld, Index H, cons
   }
 }
 
-/// Lists the non-zero entries of x[0..F) in increasing order; returns their number.
-/// Sets `binary` to whether all of them are exactly 1.
 /// Bit b of the result: x[b] != 0, for b < e <= 64.
 template <typename T>
 inline std::uint64_t nonzero_mask(const T* x, Index e) {
@@ -164,6 +163,8 @@ inline std::uint64_t nonzero_mask(const T* x, Index e) {
   return m;
 }
 
+/// Lists the non-zero entries of x[0..F) in increasing order; returns their number.
+/// Sets `binary` to whether all of them are exactly 1.
 template <typename T>
 inline Index list_nonzeros(const T* x, Index F, int* idx, T* val, bool& binary) {
   Index n = 0;

@@ -51,7 +51,7 @@ struct LayerCache {
   Matrix<T> S;  ///< spikes s_t
   Matrix<T> vprev;  ///< Bc x H scratch: v'_{t-1} / dL/dv_{t+1}
   Matrix<T> gy;     ///< Bc x H scratch: dL/dY_t
-  Matrix<T> tmp;    ///< Bc x H scratch: surrogate values
+  Matrix<T> tmp;    ///< F x H scratch of the gathered weight gradients
   Matrix<T> Y;      ///< ASRC training: Y_t = s_t W_rec^T of every step (forward to backward)
 };
 
@@ -159,10 +159,7 @@ class SpikingLayer {
           charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
           if (mixture) {
             auto Y = c.Y.middleRows(t * Bc, Bc);
-            if (kc.sparse_recurrent)
-              project_rows<T>(c.S.middleRows(t * Bc, Bc), WrecT_, nullptr, Y, false);
-            else
-              Y.noalias() = c.S.middleRows(t * Bc, Bc) * Wrec.transpose();
+            add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y, false);
           }
         }
       }
@@ -250,30 +247,15 @@ class SpikingLayer {
       if (single > 0) {
         // dL/dY_t = dL/dI_{t+lambda}: one product over the shifted rows.
         const Index n = (steps - single) * Bc;
-        if (n > 0) {
-          if (kc.sparse_recurrent) {
-            project_columns<T>(c.S.topRows(n), c.G.bottomRows(n), c.tmp, false);
-            gWrec += c.tmp.transpose();
-          } else {
-            gWrec.noalias() += c.G.bottomRows(n).transpose() * c.S.topRows(n);
-          }
-        }
-      } else if (kc.sparse_recurrent) {
-        project_columns<T>(c.S, c.V, c.tmp, false);
-        gWrec += c.tmp.transpose();
+        if (n > 0) add_weight_grad(gWrec, c.G.bottomRows(n), c.S.topRows(n), kc.sparse_recurrent, c.tmp);
       } else {
-        gWrec.noalias() += c.V.transpose() * c.S;
+        add_weight_grad(gWrec, c.V, c.S, kc.sparse_recurrent, c.tmp);
       }
     }
     if (mask)
       for (Index t = 0; t < steps; ++t) c.G.middleRows(t * Bc, Bc).array() *= mask->array();
     if (bias_ >= 0) view(grad, layout.entry(bias_)).row(0) += c.G.colwise().sum();
-    if (kc.sparse_input) {  // dW^T = x^T dL/dI with 0/1 inputs: gathers, as above
-      project_columns<T>(x, c.G, c.tmp, false);
-      view(grad, layout.entry(weight_)) += c.tmp.transpose();
-    } else {
-      view(grad, layout.entry(weight_)).noalias() += c.G.transpose() * x;
-    }
+    add_weight_grad(view(grad, layout.entry(weight_)), c.G, x, kc.sparse_input, c.tmp);
     if (grad_input) grad_input->noalias() = c.G * W;
   }
 
@@ -289,13 +271,29 @@ class SpikingLayer {
   }
 
  private:
+  /// out (+)= s W_rec^T, by the row kernel or by GEMM as `kc` says.
   template <typename SDerived, typename ODerived>
   void add_recurrent(const Eigen::MatrixBase<SDerived>& s, const ConstMatrixMap<T>& Wrec,
-                     KernelChoice kc, Eigen::MatrixBase<ODerived>& out) const {
+                     KernelChoice kc, Eigen::MatrixBase<ODerived>& out, bool accumulate = true) const {
     if (kc.sparse_recurrent)
-      project_rows<T>(s, WrecT_, nullptr, out, true);
-    else
+      project_rows<T>(s, WrecT_, nullptr, out, accumulate);
+    else if (accumulate)
       out.derived().noalias() += s * Wrec.transpose();
+    else
+      out.derived().noalias() = s * Wrec.transpose();
+  }
+
+  /// dst (H x F) += dY^T x: a weight gradient. For 0/1 x (`gather`), the rows of dY that
+  /// each column of x selects are summed (project_columns) into `scratch` (F x H).
+  template <typename XDerived, typename YDerived>
+  static void add_weight_grad(MatrixMap<T> dst, const Eigen::MatrixBase<YDerived>& dY,
+                              const Eigen::MatrixBase<XDerived>& x, bool gather, Matrix<T>& scratch) {
+    if (gather) {
+      project_columns<T>(x, dY, scratch, false);
+      dst += scratch.transpose();
+    } else {
+      dst.noalias() += dY.transpose() * x;
+    }
   }
 
   /// out[0..n) (+)= sum_{j=1..K} c_j src[step t + dir*j], over the steps inside [0, steps),
@@ -334,35 +332,27 @@ class SpikingLayer {
   void charge_fire_reset(Eigen::MatrixBase<IDerived>& I, Matrix<T>& vprev,
                          Eigen::MatrixBase<SDerived>& s) const {
     const T d = static_cast<T>(cfg_.lif.decay), theta = static_cast<T>(cfg_.lif.threshold);
-    if (cfg_.lif.spike_fn == SpikeFunction::heaviside) {
-      // One fused pass over the block (rows are contiguous).
-      const Index n = I.size();
-      T* __restrict vp = I.derived().data();
-      T* __restrict vr = vprev.data();
-      T* __restrict sp = s.derived().data();
-      const bool strict = cfg_.lif.surrogate == Surrogate::gaussian;  // fires on v > theta
-      const bool soft = cfg_.lif.reset == ResetMode::soft;
+    const Index n = I.size();  // one fused pass over the block (its rows are contiguous)
+    T* __restrict vp = I.derived().data();
+    T* __restrict vr = vprev.data();
+    T* __restrict sp = s.derived().data();
+    const bool soft = cfg_.lif.reset == ResetMode::soft;
+    const Surrogate sg = cfg_.lif.surrogate;
+    auto pass = [&](auto fire) {
       for (Index i = 0; i < n; ++i) {
         const T v = d * vr[i] + vp[i];  // charge: v_t = d v'_{t-1} + I_t  (Eq. 1)
-        const T x = v - theta;          // fire (Eq. 2): the reference fires on x >= 0
-        const T spike = (strict ? x > T(0) : x >= T(0)) ? T(1) : T(0);
+        const T spike = fire(v - theta);  // fire (Eq. 2)
         vp[i] = v;
         sp[i] = spike;
         vr[i] = soft ? v - theta * spike : v * (T(1) - spike);  // reset (Eq. 3)
       }
-      return;
-    }
-    auto v = I.derived().array();
-    v = d * vprev.array() + v;  // charge: v_t = d v'_{t-1} + I_t
-    auto sp = s.derived().array();
-    {
-      const Surrogate sg = cfg_.lif.surrogate;
-      sp = (v - theta).unaryExpr([sg](T x) { return spike_value<T>(sg, SpikeFunction::smooth, x); });
-    }
-    if (cfg_.lif.reset == ResetMode::soft)  // reset
-      vprev.array() = v - theta * sp;
+    };
+    // The spike function is fixed per instantiation of the loop, so the binary case
+    // compiles to a compare.
+    if (cfg_.lif.spike_fn == SpikeFunction::heaviside)
+      pass([sg](T x) { return spike_value<T>(sg, SpikeFunction::heaviside, x); });
     else
-      vprev.array() = v * (T(1) - sp);
+      pass([sg](T x) { return spike_value<T>(sg, SpikeFunction::smooth, x); });
   }
 
   /// Backward through fire and reset (Eqs. 1-3) for one step, elementwise:

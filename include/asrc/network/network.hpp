@@ -307,7 +307,8 @@ class Network {
             str_cat("sequences longer than the recurrent lag ", cfg_.lag(), " steps"), steps);
     require(x.allFinite(), "Network::forward", "finite inputs", "NaN or Inf");
     prepare();
-    input_density_ = static_cast<double>((x.array() != T(0)).count()) / static_cast<double>(x.size());
+    if (training_ && cfg_.kernels != KernelPolicy::dense)  // only kernel_choice() reads it
+      input_density_ = static_cast<double>((x.array() != T(0)).count()) / static_cast<double>(x.size());
 
     const size_t L = layers_.size();
     std::vector<std::vector<T>> coeff(L);
