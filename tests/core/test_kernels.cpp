@@ -121,3 +121,32 @@ TEST_CASE_TEMPLATE("dot equals the plain sum for every length", T, float, double
     CHECK(std::abs(double(dot(a.data(), b.data(), n)) - want) <= tolerance<T>() * (1 + mag));
   }
 }
+
+TEST_CASE_TEMPLATE("project_columns across many row blocks: the r-ordered sum, bit for bit", T, float, double) {
+  // n spans several blocks of kColumnBlockBytes of G, with a ragged last block. For 0/1
+  // inputs each output element is a chain of additions in increasing r, so a plain loop
+  // in that order gives the same bits; valued inputs are checked against Eigen.
+  std::mt19937 g(11);
+  for (Index H : {Index(64), Index(212)}) {
+    const Index rows_per_block = kColumnBlockBytes / (H * Index(sizeof(T)));
+    const Index n = 3 * rows_per_block + 7, F = 128;
+    INFO("H ", H, " n ", n);
+    const Matrix<T> x = sparse_matrix<T>(n, F, 0.1, true, g);
+    const Matrix<T> G = dense_matrix<T>(n, H, g);
+    Matrix<T> got = dense_matrix<T>(F, H, g);
+    Matrix<T> want = got;
+    project_columns<T>(x, G, got, true);
+    for (Index r = 0; r < n; ++r)
+      for (Index k = 0; k < F; ++k)
+        if (x(r, k) != T(0))
+          for (Index c = 0; c < H; ++c) want(k, c) += G(r, c);
+    CHECK((got.array() == want.array()).all());
+
+    const Matrix<T> xv = sparse_matrix<T>(n, F, 0.1, false, g);
+    Matrix<T> gv;
+    project_columns<T>(xv, G, gv, false);
+    const Matrix<T> wv = xv.transpose() * G;
+    const double scale = 1.0 + double(wv.cwiseAbs().maxCoeff());
+    CHECK(double((gv - wv).cwiseAbs().maxCoeff()) <= tolerance<T>() * scale * double(n) * 0.1);
+  }
+}
