@@ -94,6 +94,72 @@ constexpr int kMaxTileVectors = 16;
 constexpr int kMaxTileVectors = 8;
 #endif
 
+#if defined(__AVX512F__)
+/// Masked AVX-512 access to the first r < width lanes of a vector of T.
+template <typename T>
+struct MaskedTail;
+template <>
+struct MaskedTail<float> {
+  typedef __m512 type;
+  typedef __mmask16 mask;
+  static mask make(Index r) { return static_cast<mask>((1u << r) - 1u); }
+  static type load(mask k, const float* p) { return _mm512_maskz_loadu_ps(k, p); }
+  static void store(float* p, mask k, const type& v) { _mm512_mask_storeu_ps(p, k, v); }
+  static type add(const type& a, const type& b) { return _mm512_add_ps(a, b); }
+  static type fma(float s, const type& w, const type& a) { return _mm512_fmadd_ps(_mm512_set1_ps(s), w, a); }
+};
+template <>
+struct MaskedTail<double> {
+  typedef __m512d type;
+  typedef __mmask8 mask;
+  static mask make(Index r) { return static_cast<mask>((1u << r) - 1u); }
+  static type load(mask k, const double* p) { return _mm512_maskz_loadu_pd(k, p); }
+  static void store(double* p, mask k, const type& v) { _mm512_mask_storeu_pd(p, k, v); }
+  static type add(const type& a, const type& b) { return _mm512_add_pd(a, b); }
+  static type fma(double s, const type& w, const type& a) { return _mm512_fmadd_pd(_mm512_set1_pd(s), w, a); }
+};
+
+/// gather_tile over NV full vectors plus the first r (0 < r < width) lanes of one more,
+/// as a masked vector: a row whose width is not a multiple of the vector width is still
+/// a single pass over the list, and the lanes past the row are neither read nor written.
+template <typename T, int NV>
+inline void gather_tile_tail(T* o, const T* init, const T* WT, Index ld, const int* idx, const T* val,
+                             Index n, Index r) {
+  using S = Simd<T>;
+  using M = MaskedTail<T>;
+  constexpr Index W = S::width;
+  const typename M::mask k = M::make(r);
+  typename S::type a[NV > 0 ? NV : 1];
+  for (int v = 0; v < NV; ++v) S::load(a[v], init + v * W);
+  typename M::type t = M::load(k, init + NV * W);
+  if (!val) {
+    for (Index m = 0; m < n; ++m) {
+      const T* w = WT + Index(idx[m]) * ld;
+      for (int v = 0; v < NV; ++v) S::add(a[v], w + v * W);
+      t = M::add(t, M::load(k, w + NV * W));
+    }
+  } else {
+    for (Index m = 0; m < n; ++m) {
+      const T* w = WT + Index(idx[m]) * ld;
+      const T sc = val[m];
+      for (int v = 0; v < NV; ++v) S::add_scaled(a[v], sc, w + v * W);
+      t = M::fma(sc, M::load(k, w + NV * W), t);
+    }
+  }
+  for (int v = 0; v < NV; ++v) S::store(o + v * W, a[v]);
+  M::store(o + NV * W, k, t);
+}
+
+template <typename T, int NV>
+inline void gather_tile_tail_upto(int nv, T* o, const T* init, const T* WT, Index ld, const int* idx,
+                                  const T* val, Index n, Index r) {
+  if constexpr (NV >= 0) {
+    if (nv == NV) return gather_tile_tail<T, NV>(o, init, WT, ld, idx, val, n, r);
+    gather_tile_tail_upto<T, NV - 1>(nv, o, init, WT, ld, idx, val, n, r);
+  }
+}
+#endif
+
 template <typename T, int NV>
 inline void gather_tile_upto(int nv, T* o, const T* init, const T* WT, Index ld, const int* idx,
                              const T* val, Index n) {
@@ -105,15 +171,28 @@ inline void gather_tile_upto(int nv, T* o, const T* init, const T* WT, Index ld,
 
 /// o[0 .. H) = init[0 .. H) + sum_m val_m WT(idx_m, 0 .. H) (val == nullptr: all 1), in
 /// as few passes over the list as the registers allow (one for H <= 256 floats with
-/// AVX-512). The last H mod (vector width) columns are one more vector, the one ending at
-/// column H (it overlaps columns already done, whose lanes are not stored), so no column
-/// is summed one scalar at a time when H is at least one vector wide.
+/// AVX-512). The last H mod (vector width) columns are one more vector: with AVX-512 a
+/// masked one in the same pass; otherwise the vector ending at column H (it overlaps
+/// columns already done, whose lanes are not stored), so no column is summed one scalar
+/// at a time when H is at least one vector wide.
 template <typename T>
 inline void gather_row(T* o, const T* init, const T* WT, Index ld, Index H, const int* idx,
                        const T* val, Index n) {
   using S = Simd<T>;
   constexpr Index W = S::width;
   Index c = 0;
+#if defined(__AVX512F__)
+  // Full tiles while more than a tile's worth is left, then the rest (full vectors and
+  // the masked last lanes) in one pass.
+  while (H - c > kMaxTileVectors * W) {
+    gather_tile<T, kMaxTileVectors>(o + c, init + c, WT + c, ld, idx, val, n);
+    c += kMaxTileVectors * W;
+  }
+  const int nv = static_cast<int>((H - c) / W);
+  const Index r = (H - c) % W;
+  if (r == 0) return gather_tile_upto<T, kMaxTileVectors>(nv, o + c, init + c, WT + c, ld, idx, val, n);
+  return gather_tile_tail_upto<T, kMaxTileVectors - 1>(nv, o + c, init + c, WT + c, ld, idx, val, n, r);
+#endif
   while (c + W <= H) {
     const int nv = static_cast<int>(std::min<Index>((H - c) / W, kMaxTileVectors));
     gather_tile_upto<T, kMaxTileVectors>(nv, o + c, init + c, WT + c, ld, idx, val, n);
