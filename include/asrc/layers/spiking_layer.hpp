@@ -50,7 +50,9 @@ struct LayerCache {
   Matrix<T> V;  ///< forward: v_t; after backward: dL/dY_t
   Matrix<T> S;  ///< spikes s_t
   Matrix<T> vprev;  ///< Bc x H scratch: v'_{t-1} / dL/dv_{t+1}
-  Matrix<T> gy;     ///< Bc x H scratch: dL/dY_t
+  Matrix<T> gy;     ///< ASRC training: dL/dY_t of one block of steps (mix_block() x Bc*H)
+  Matrix<T> lagA;   ///< ASRC training: lag coefficients of one block as a banded matrix
+  Matrix<T> lagM;   ///< ASRC training: <dL/dI_t, Y_u> of one block of steps
   Matrix<T> tmp;    ///< F x H scratch of the gathered weight gradients
   Matrix<T> Y;      ///< ASRC training: Y_t = s_t W_rec^T of every step (forward to backward)
 };
@@ -66,6 +68,8 @@ class SpikingLayer {
  public:
   /// Steps whose feed-forward drive is computed together in forward (cache-sized runs).
   static constexpr Index kTimeBlock = 32;
+  /// Steps of one ASRC mixture block (at most; min(this, T_lambda) is used).
+  static constexpr Index kMixBlock = 16;
 
   SpikingLayer(const HiddenLayerConfig& cfg, ParamLayout& layout, const std::string& prefix,
                Index shared_skip_entry = -1)
@@ -129,7 +133,13 @@ class SpikingLayer {
     // A single lag lambda (SRC, vanilla, ASRC in evaluation): steps t .. t+lambda-1 only
     // need spikes from before t, so their recurrent input is one product over
     // lambda*Bc rows, made before the neurons of those steps run.
-    const Index block = (K > 0 && !mixture) ? single : 1;
+    //
+    // ASRC in training (the mixture): for a block of L steps t0 .. t0+L-1, the terms
+    // c_j Y_{t-j} with t - j < t0 are all known before the block starts, so they are one
+    // product of the banded L x (lags) matrix of coefficients with the block of earlier Y
+    // rows (band_product); only the terms from inside the block run step by step. Each Y
+    // row is then read once per block instead of once per step.
+    const Index block = mixture ? std::min(kMixBlock, K) : (K > 0 ? single : 1);
     // The feed-forward drive a_t = m (.) (W x_t + b) is one product per run of about
     // kTimeBlock steps, written straight into V (where the recurrent input is then added
     // and the neurons run in place) just before those steps: it is still in cache when
@@ -153,9 +163,17 @@ class SpikingLayer {
         auto Iblk = c.V.middleRows(t0 * Bc, nb * Bc);
         if (K > 0 && !mixture && t0 >= single)
           add_recurrent(c.S.middleRows((t0 - single) * Bc, nb * Bc), Wrec, kc, Iblk);
+        if (mixture && t0 > 0) {
+          // Terms from before the block: V[t0 + i] += sum_u A(i, u - u0) Y[u], u < t0.
+          const Index u0 = std::max<Index>(0, t0 - K), N = Bc * H;
+          band_coefficients(coeff, t0, nb, u0, t0 - u0, c.lagA);
+          MatrixMap<T>(c.V.data() + t0 * N, nb, N).noalias() +=
+              c.lagA * ConstMatrixMap<T>(c.Y.data() + u0 * N, t0 - u0, N);
+        }
         for (Index t = t0; t < t0 + nb; ++t) {
           auto I = c.V.middleRows(t * Bc, Bc);
-          if (mixture) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), true);
+          // Terms from inside the block: lags 1 .. t - t0.
+          if (mixture) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), true, t - t0);
           charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
           if (mixture) {
             auto Y = c.Y.middleRows(t * Bc, Bc);
@@ -196,18 +214,21 @@ class SpikingLayer {
                                       : ConstMatrixMap<T>(nullptr, 0, 0);
     auto& gnext = c.vprev;  // dL/dv_{t+1}
     gnext.setZero(Bc, H);
-    c.gy.resize(Bc, H);
 
     const Index single = single_lag(coeff);  // SRC, vanilla, ASRC in evaluation
     const bool mixture = K > 0 && single == 0;
-    // For ASRC in training, forward left Y_t = s_t W_rec^T of every step in c.Y, for
-    // dL/dc_j = sum_t <dL/dI_t, Y_{t-j}>, accumulated inside the loop while the blocks
-    // involved are still in cache.
+    const Index N = Bc * H;  // values per step
+    // ASRC in training: dL/dY_t = sum_j c_j dL/dI_{t+j}. Blocks of L steps as in forward,
+    // mirrored: for the steps t_first .. t1 the terms from after t1 are known before the
+    // block starts and are one banded product into c.gy; the terms from inside the block
+    // run step by step. Forward left Y_t = s_t W_rec^T of every step in c.Y, for
+    // dL/dc_j = sum_t <dL/dI_t, Y_{t-j}> after the loop (lag_gradient).
     //
     // Single lag lambda: dL/dY_t = dL/dI_{t+lambda}, and for the steps t1-lambda+1 .. t1
     // those rows are all known once step t1+1 is done, so their recurrent gradient is
     // one product over lambda*Bc rows, made before the neurons of those steps run.
-    const Index block = (K > 0 && single > 0) ? single : 1;
+    const Index block = mixture ? std::min(kMixBlock, K) : (K > 0 && single > 0 ? single : 1);
+    if (mixture) c.gy.resize(block, N);
     for (Index t1 = steps - 1; t1 >= 0; t1 -= block) {
       const Index t_first = std::max<Index>(0, t1 - block + 1);
       if (K > 0 && single > 0) {
@@ -218,27 +239,35 @@ class SpikingLayer {
               c.G.middleRows((t_first + single) * Bc, rows) * Wrec;
         }
       }
+      if (mixture) {
+        // Terms from after the block: gy[t - t_first] = sum_u A(i, u - u0) dL/dI[u], u > t1.
+        const Index nb = t1 - t_first + 1, u0 = t1 + 1, nu = std::min(steps, u0 + K) - u0;
+        auto gyb = MatrixMap<T>(c.gy.data(), nb, N);
+        if (nu > 0) {
+          band_coefficients(coeff, t_first, nb, u0, nu, c.lagA);
+          gyb.noalias() = c.lagA * ConstMatrixMap<T>(c.G.data() + u0 * N, nu, N);
+        } else {
+          gyb.setZero();
+        }
+      }
       for (Index t = t1; t >= t_first; --t) {
         auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/dI_t
         auto V = c.V.middleRows(t * Bc, Bc);
         const auto S = c.S.middleRows(t * Bc, Bc);
+        MatrixMap<T> gy(mixture ? c.gy.data() + (t - t_first) * N : nullptr, Bc, H);
         if (mixture) {
-          // dL/dY_t = sum_j c_j dL/dI_{t+j}: rows of later steps already hold dL/dI.
-          mix_steps(c.G.data(), Bc * H, t, +1, steps, coeff, c.gy.data(), false);
-          if (t + 1 < steps) gS.noalias() += c.gy * Wrec;
+          // dL/dY_t: add the terms from inside the block (lags 1 .. t1 - t); rows of
+          // later steps already hold dL/dI.
+          mix_steps(c.G.data(), N, t, +1, steps, coeff, gy.data(), true, t1 - t);
+          if (t + 1 < steps) gS.noalias() += gy * Wrec;
         }
         // dL/dI_t from dL/ds_t (gS), dL/dv_{t+1} (gnext) and the surrogate g(v_t - theta),
         // one fused pass; gnext becomes dL/dv_t (= dL/dI_t).
         neuron_backward(sg, soft, detach, V.data(), S.data(), gS.data(), gnext.data(), Bc * H, d, theta);
-        if (mixture) {
-          V = c.gy;  // v_t is no longer needed: keep dL/dY_t there
-          if (skip_ >= 0) {
-            for (Index j = 1; j <= K && j <= t; ++j)
-              grad_coeff[size_t(j - 1)] += dot(gS.data(), c.Y.data() + (t - j) * Bc * H, Bc * H);
-          }
-        }
+        if (mixture) V = gy;  // v_t is no longer needed: keep dL/dY_t there
       }
     }
+    if (mixture && skip_ >= 0) lag_gradient(c, steps, N, K, grad_coeff);
 
     if (K > 0) {
       // dW_rec = sum_t dL/dY_t^T s_t: one product over all rows (for 0/1 spikes, the
@@ -296,12 +325,14 @@ class SpikingLayer {
     }
   }
 
-  /// out[0..n) (+)= sum_{j=1..K} c_j src[step t + dir*j], over the steps inside [0, steps),
-  /// j increasing for every element; src holds one block of n values per step. The
-  /// output is walked in tiles held in registers, so each source block is read once.
+  /// out[0..n) (+)= sum_{j=1..min(K, jmax)} c_j src[step t + dir*j], over the steps inside
+  /// [0, steps), j increasing for every element; src holds one block of n values per
+  /// step. The output is walked in tiles held in registers, so each source block is read
+  /// once.
   static void mix_steps(const T* src, Index n, Index t, int dir, Index steps,
-                        const std::vector<T>& coeff, T* __restrict out, bool accumulate) {
-    const Index K = static_cast<Index>(coeff.size());
+                        const std::vector<T>& coeff, T* __restrict out, bool accumulate,
+                        Index jmax) {
+    const Index K = std::min(static_cast<Index>(coeff.size()), jmax);
     const Index J = dir < 0 ? std::min(K, t) : std::min(K, steps - 1 - t);
     constexpr Index kW = 128;
     Index c0 = 0;
@@ -319,6 +350,39 @@ class SpikingLayer {
       T a = accumulate ? out[c] : T(0);
       for (Index j = 1; j <= J; ++j) a += coeff[size_t(j - 1)] * src[(t + dir * j) * n + c];
       out[c] = a;
+    }
+  }
+
+  /// A(i, k) = c_lag with lag = |(u0 + k) - (t0 + i)| for 1 <= lag <= K, else 0: the
+  /// lag coefficients between the output steps t0 .. t0+nb-1 and the source steps
+  /// u0 .. u0+nu-1 (all before them in forward, all after them in backward).
+  static void band_coefficients(const std::vector<T>& coeff, Index t0, Index nb, Index u0, Index nu,
+                                Matrix<T>& A) {
+    const Index K = static_cast<Index>(coeff.size());
+    A.resize(nb, nu);
+    for (Index i = 0; i < nb; ++i)
+      for (Index k = 0; k < nu; ++k) {
+        const Index lag = std::abs((u0 + k) - (t0 + i));
+        A(i, k) = (lag >= 1 && lag <= K) ? coeff[size_t(lag - 1)] : T(0);
+      }
+  }
+
+  /// grad_coeff[j-1] += sum_t <dL/dI_t, Y_{t-j}> (j = 1..K) with G = dL/dI and Y from
+  /// forward: per block of steps, one product of its dL/dI rows with the Y rows of the
+  /// lags it reaches (c.lagM, some of whose entries fall outside the band and are not
+  /// used), instead of K separate dot products per step.
+  static void lag_gradient(LayerCache<T>& c, Index steps, Index N, Index K, std::vector<T>& grad_coeff) {
+    const Index L = std::min(kMixBlock, K);
+    for (Index t0 = 1; t0 < steps; t0 += L) {
+      const Index nb = std::min(L, steps - t0), u0 = std::max<Index>(0, t0 - K);
+      const Index nu = t0 + nb - 1 - u0;  // sources u0 .. t0+nb-2
+      c.lagM.noalias() = ConstMatrixMap<T>(c.G.data() + t0 * N, nb, N) *
+                         ConstMatrixMap<T>(c.Y.data() + u0 * N, nu, N).transpose();
+      for (Index i = 0; i < nb; ++i)
+        for (Index k = 0; k < nu; ++k) {
+          const Index lag = (t0 + i) - (u0 + k);
+          if (lag >= 1 && lag <= K) grad_coeff[size_t(lag - 1)] += c.lagM(i, k);
+        }
     }
   }
 
