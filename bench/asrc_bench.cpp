@@ -129,6 +129,8 @@ std::vector<BenchConfig> table1() {
 
 /// Sequences per work item (NetworkConfig::chunk_size), --chunk.
 asrc::Index g_chunk = asrc::NetworkConfig{}.chunk_size;
+/// NetworkConfig::flush_denormals, --no-flush turns it off.
+bool g_flush = asrc::NetworkConfig{}.flush_denormals;
 
 asrc::NetworkConfig network_config(const BenchConfig& b, int threads,
                                    asrc::KernelPolicy kernels = asrc::KernelPolicy::automatic) {
@@ -143,6 +145,7 @@ asrc::NetworkConfig network_config(const BenchConfig& b, int threads,
   nc.threads = threads;
   nc.kernels = kernels;
   nc.chunk_size = g_chunk;
+  nc.flush_denormals = g_flush;
   return nc;
 }
 
@@ -437,7 +440,8 @@ bool measure_rss(const std::string& name, int threads, bool dense, long& base, l
   exe[n] = '\0';
   const std::string cmd =
       std::string("'") + exe + "' --rss-child " + name + " --threads " + std::to_string(threads) +
-      (dense ? " --kernels dense" : "") + " --chunk " + std::to_string(g_chunk);
+      (dense ? " --kernels dense" : "") + " --chunk " + std::to_string(g_chunk) +
+      (g_flush ? "" : " --no-flush");
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return false;
   char line[256];
@@ -469,9 +473,10 @@ std::string json_escape(const std::string& s) {
 void usage() {
   std::printf(
       "usage: asrc-bench [--configs a,b,...] [--quick] [--threads N] [--json PATH]\n"
-      "                  [--reps N] [--rate R] [--kernels auto|dense] [--chunk N] [--gemm-n N] [--no-rss] [--no-peak] [--list]\n"
+      "                  [--reps N] [--rate R] [--kernels auto|dense] [--chunk N] [--no-flush] [--gemm-n N] [--no-rss] [--no-peak] [--list]\n"
       "--kernels auto|dense: spike-aware row kernels (default) or Eigen GEMM everywhere\n"
       "--chunk N: sequences per work item (NetworkConfig::chunk_size, default 16)\n"
+      "--no-flush: keep subnormal numbers (NetworkConfig::flush_denormals = false)\n"
       "--rate R: scale each layer's input weights so it fires at about R in training (default 0.1; 0: off)\n"
       "Benchmarks the Table 1 configurations (training, evaluation, streaming, memory).\n");
 }
@@ -498,6 +503,7 @@ int main(int argc, char** argv) {
     else if (a == "--gemm-n") o.gemm_n = std::atol(next().c_str());
     else if (a == "--no-rss") o.rss = false;
     else if (a == "--chunk") g_chunk = std::atol(next().c_str());
+    else if (a == "--no-flush") g_flush = false;
     else if (a == "--rate") o.rate = std::atof(next().c_str());
     else if (a == "--kernels") {
       const std::string k = next();
@@ -541,8 +547,9 @@ int main(int argc, char** argv) {
   }
 
   const std::string load_start = load_average();
-  std::printf("asrc-bench  cpu: %s  hardware threads: %u  bench threads: %d  load average: %s\n",
-              cpu_model().c_str(), std::thread::hardware_concurrency(), o.threads, load_start.c_str());
+  std::printf("asrc-bench  cpu: %s  hardware threads: %u  bench threads: %d  subnormals: %s  load average: %s\n",
+              cpu_model().c_str(), std::thread::hardware_concurrency(), o.threads,
+              g_flush ? "flushed" : "kept", load_start.c_str());
 
   GemmPeak peak;
   if (o.peak) {
@@ -595,7 +602,8 @@ int main(int argc, char** argv) {
     f << "{\n  \"tool\": \"asrc-bench\",\n  \"cpu\": \"" << json_escape(cpu_model()) << "\",\n"
       << "  \"hardware_threads\": " << std::thread::hardware_concurrency() << ",\n"
       << "  \"threads\": " << o.threads << ",\n  \"rate_target\": " << o.rate << ",\n  \"kernels\": \""
-      << (o.kernels == asrc::KernelPolicy::dense ? "dense" : "auto") << "\",\n  \"quick\": " << (o.quick ? "true" : "false") << ",\n"
+      << (o.kernels == asrc::KernelPolicy::dense ? "dense" : "auto") << "\",\n  \"flush_denormals\": "
+      << (g_flush ? "true" : "false") << ",\n  \"quick\": " << (o.quick ? "true" : "false") << ",\n"
       << "  \"load_average_start\": \"" << load_start << "\",\n"
       << "  \"load_average_end\": \"" << load_end << "\",\n"
       << "  \"gemm_peak\": {\"n\": " << peak.n << ", \"gflops_1_thread\": " << peak.gflops_1t

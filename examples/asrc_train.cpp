@@ -51,6 +51,7 @@ const Flag kFlags[] = {
     {"results-dir", "DIR", "logs and checkpoints (default results/<preset>)"},
     {"threads", "N", "OpenMP threads (0: all cores)"},
     {"chunk-size", "N", "sequences per parallel work item (results depend on it, not on threads)"},
+    {"flush-denormals", "0|1", "treat subnormal numbers as 0 in forward/backward (default 1: much faster on many x86 cores)"},
     {"n-bins", "N", "SSC/SHD: input units summed per channel"},
     {"max-loss", "X", "stop (exit 3, resumable) when a batch loss exceeds X: diverging run (0: off)"},
     {"cache-dir", "DIR", "GSC feature cache (default <dataset-dir>/.asrc-cache, or ~/.cache/asrc if read-only)"},

@@ -1,6 +1,7 @@
 #pragma once
 // asrc: recurrent spiking neural networks with adaptive skip recurrent connections,
 // trained on the CPU with surrogate-gradient BPTT. Include this one header.
+#include "asrc/core/denormals.hpp"
 #include "asrc/core/error.hpp"
 #include "asrc/core/kernels.hpp"
 #include "asrc/core/parameters.hpp"

@@ -318,6 +318,67 @@ T dot(const T* a, const T* b, Index n) {
   return s;
 }
 
+/// out(i, :) (+)= sum_k A(i, k) src(k, :) for i < nb, k < nu: a product of a small
+/// coefficient matrix A (nb x nu, row-major, here the banded lag coefficients of ASRC)
+/// with a block of nu source rows of width N (leading dimension N, as are out's rows).
+/// The columns are walked in strips of 4 vectors; a strip of all nu source rows is packed
+/// into a contiguous buffer that stays in L1 while 4 output rows at a time are
+/// accumulated in 16 registers, so each source value loaded feeds 4 multiply-adds. Columns k where the 4 rows' coefficients are all
+/// zero (outside the band) are skipped. For one output element the terms are added in
+/// increasing k, whatever N, nb or the strip.
+template <typename T>
+void band_product(T* __restrict out, const T* __restrict src, Index N, const T* A, Index nb, Index nu,
+                  bool accumulate) {
+  using S = detail::Simd<T>;
+  constexpr Index W = S::width, NV = 4, R = 4;
+  Index c0 = 0;
+  thread_local std::vector<T> packed;
+  if (packed.size() < static_cast<size_t>(nu * NV * W)) packed.resize(static_cast<size_t>(nu * NV * W));
+  auto strip = [&](auto nv_tag, Index c) {
+    constexpr Index nv = decltype(nv_tag)::value;
+    // The strip's source rows, packed contiguously: rows N apart (8 KB for an S-MNIST
+    // chunk) fall into the same few L1 sets and would evict each other between the
+    // passes over the output rows.
+    T* pk = packed.data();
+    for (Index k = 0; k < nu; ++k) std::memcpy(pk + k * nv * W, src + k * N + c, sizeof(T) * nv * W);
+    for (Index i0 = 0; i0 < nb; i0 += R) {
+      const Index nr = std::min(R, nb - i0);
+      typename S::type acc[R][nv];
+      for (Index r = 0; r < R; ++r)
+        for (Index v = 0; v < nv; ++v) {
+          if (accumulate && r < nr) S::load(acc[r][v], out + (i0 + r) * N + c + v * W);
+          else acc[r][v] = typename S::type{};
+        }
+      for (Index k = 0; k < nu; ++k) {
+        T a[R];
+        bool any = false;
+        for (Index r = 0; r < R; ++r) {
+          a[r] = r < nr ? A[(i0 + r) * nu + k] : T(0);
+          any |= a[r] != T(0);
+        }
+        if (!any) continue;
+        const T* y = pk + k * nv * W;
+        for (Index v = 0; v < nv; ++v) {
+          typename S::type w;
+          S::load(w, y + v * W);
+          for (Index r = 0; r < R; ++r) acc[r][v] += a[r] * w;
+        }
+      }
+      for (Index r = 0; r < nr; ++r)
+        for (Index v = 0; v < nv; ++v) S::store(out + (i0 + r) * N + c + v * W, acc[r][v]);
+    }
+  };
+  for (; c0 + NV * W <= N; c0 += NV * W) strip(std::integral_constant<Index, NV>{}, c0);
+  for (; c0 + W <= N; c0 += W) strip(std::integral_constant<Index, 1>{}, c0);
+  for (; c0 < N; ++c0)
+    for (Index i = 0; i < nb; ++i) {
+      T acc = accumulate ? out[i * N + c0] : T(0);
+      for (Index k = 0; k < nu; ++k)
+        if (A[i * nu + k] != T(0)) acc += A[i * nu + k] * src[k * N + c0];
+      out[i * N + c0] = acc;
+    }
+}
+
 /// Rows of G one pass of project_columns works on: a block of about this many bytes
 /// stays in the core's L2 cache while every column gathers from it.
 constexpr Index kColumnBlockBytes = 256 * 1024;

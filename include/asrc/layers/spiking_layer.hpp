@@ -167,8 +167,7 @@ class SpikingLayer {
           // Terms from before the block: V[t0 + i] += sum_u A(i, u - u0) Y[u], u < t0.
           const Index u0 = std::max<Index>(0, t0 - K), N = Bc * H;
           band_coefficients(coeff, t0, nb, u0, t0 - u0, c.lagA);
-          MatrixMap<T>(c.V.data() + t0 * N, nb, N).noalias() +=
-              c.lagA * ConstMatrixMap<T>(c.Y.data() + u0 * N, t0 - u0, N);
+          band_product<T>(c.V.data() + t0 * N, c.Y.data() + u0 * N, N, c.lagA.data(), nb, t0 - u0, true);
         }
         for (Index t = t0; t < t0 + nb; ++t) {
           auto I = c.V.middleRows(t * Bc, Bc);
@@ -242,12 +241,11 @@ class SpikingLayer {
       if (mixture) {
         // Terms from after the block: gy[t - t_first] = sum_u A(i, u - u0) dL/dI[u], u > t1.
         const Index nb = t1 - t_first + 1, u0 = t1 + 1, nu = std::min(steps, u0 + K) - u0;
-        auto gyb = MatrixMap<T>(c.gy.data(), nb, N);
         if (nu > 0) {
           band_coefficients(coeff, t_first, nb, u0, nu, c.lagA);
-          gyb.noalias() = c.lagA * ConstMatrixMap<T>(c.G.data() + u0 * N, nu, N);
+          band_product<T>(c.gy.data(), c.G.data() + u0 * N, N, c.lagA.data(), nb, nu, false);
         } else {
-          gyb.setZero();
+          MatrixMap<T>(c.gy.data(), nb, N).setZero();
         }
       }
       for (Index t = t1; t >= t_first; --t) {

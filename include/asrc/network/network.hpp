@@ -16,6 +16,7 @@
 
 #include <Eigen/QR>
 
+#include "asrc/core/denormals.hpp"
 #include "asrc/core/random.hpp"
 #include "asrc/layers/readout.hpp"
 #include "asrc/layers/spiking_layer.hpp"
@@ -43,6 +44,9 @@ struct NetworkConfig {
   Index chunk_size = 16;      ///< sequences per work item (fixes the reduction order)
   int threads = 0;            ///< OpenMP threads; 0: OpenMP's default
   KernelPolicy kernels = KernelPolicy::automatic;
+  /// Treat subnormal numbers as zero inside forward, backward and streaming steps (see
+  /// core/denormals.hpp: up to 1.8x faster training on x86 cores with slow subnormals).
+  bool flush_denormals = true;
 
   void validate() const {
     require(input_size > 0, "NetworkConfig::validate", "input_size > 0", input_size);
@@ -233,6 +237,7 @@ class Network {
             str_cat(xt.rows(), " x ", xt.cols()));
     require(xt.allFinite(), "Network::stream_step", "finite inputs", "NaN or Inf");
     prepare();
+    const FlushDenormals flush(cfg_.flush_denormals);  // as in forward(): identical results
     const Matrix<T>* in = nullptr;
     for (size_t l = 0; l < layers_.size(); ++l) {
       auto& ring = st.ring[l];
@@ -341,6 +346,7 @@ class Network {
 #pragma omp parallel for schedule(static) num_threads(nthreads)
     for (Index ci = 0; ci < nchunks; ++ci) {
       try {
+        const FlushDenormals flush(cfg_.flush_denormals);
         Workspace& w = work_[static_cast<size_t>(omp_get_thread_num())];
         const Index b0 = ci * C, Bc = std::min(C, batch - b0);
         w.layers.resize(L);

@@ -48,6 +48,7 @@ struct RunConfig {
   Index valid_split = 0;
   std::string cache_dir;                   ///< GSC feature cache (default: <dataset-dir>/.asrc-cache)
   Index chunk_size = 16;
+  bool flush_denormals = true;             ///< subnormals as zero in forward/backward (core/denormals.hpp)
   Index n_bins = 5;                        ///< SSC/SHD: units summed per input channel (700 / n_bins inputs)
   /// Divergence guard: a batch loss above this stops the run like a non-finite one
   /// (0: off). Losses of the summed readout start near 50; exploding weights (a
@@ -117,6 +118,7 @@ struct RunConfig {
     c.seed = seed;
     c.threads = threads;
     c.chunk_size = chunk_size;
+    c.flush_denormals = flush_denormals;
     return c;
   }
 
@@ -167,6 +169,7 @@ struct RunConfig {
     m["limit-test"] = std::to_string(limit_test);
     m["valid-split"] = std::to_string(valid_split);
     m["chunk-size"] = std::to_string(chunk_size);
+    m["flush-denormals"] = flush_denormals ? "1" : "0";
     m["cache-dir"] = cache_dir;
     m["n-bins"] = std::to_string(n_bins);
     m["max-loss"] = num(max_loss);
@@ -237,6 +240,7 @@ struct RunConfig {
     else if (key == "limit-test") limit_test = to_i(value);
     else if (key == "valid-split") valid_split = to_i(value);
     else if (key == "chunk-size") chunk_size = to_i(value);
+    else if (key == "flush-denormals") flush_denormals = to_b(value);
     else if (key == "cache-dir") cache_dir = value;
     else if (key == "n-bins") n_bins = to_i(value);
     else if (key == "max-loss") max_loss = to_d(value);
