@@ -170,6 +170,9 @@ def main():
                  "step), 'list' = the same arithmetic on a list of the last K spike tensors")
     lines.append(f"- asrc: {os.path.relpath(bench, ROOT)}{' --quick' if args.quick else ''}; each "
                  "configuration runs asrc first, then each baseline form, so all see about the same load")
+    lines.append("- subnormal numbers: asrc flushes them to zero inside forward/backward "
+                 "(NetworkConfig::flush_denormals, on by default; asrc-bench --no-flush keeps them); "
+                 "PyTorch runs with its default (kept)")
     lines.append("- samples/s: median over timed steps after one warm-up; a training step is forward + "
                  "BPTT + Adam(W) update; evaluation is the forward pass only")
     lines.append("")

@@ -108,20 +108,6 @@ TEST_CASE("0/1 inputs: the row kernel only adds weight rows (exact for small int
   CHECK((out.array() == want.array()).all());
 }
 
-TEST_CASE_TEMPLATE("dot equals the plain sum for every length", T, float, double) {
-  std::mt19937 g(3);
-  for (Index n : {0, 1, 7, 15, 16, 17, 100, 127, 128, 129, 2048, 2050}) {
-    const Matrix<T> a = dense_matrix<T>(1, std::max<Index>(n, 1), g), b = dense_matrix<T>(1, std::max<Index>(n, 1), g);
-    double want = 0, mag = 0;
-    for (Index i = 0; i < n; ++i) {
-      want += double(a(0, i)) * double(b(0, i));
-      mag += std::abs(double(a(0, i)) * double(b(0, i)));
-    }
-    INFO("n ", n);
-    CHECK(std::abs(double(dot(a.data(), b.data(), n)) - want) <= tolerance<T>() * (1 + mag));
-  }
-}
-
 TEST_CASE_TEMPLATE("project_columns across many row blocks: the r-ordered sum, bit for bit", T, float, double) {
   // n spans several blocks of kColumnBlockBytes of G, with a ragged last block. For 0/1
   // inputs each output element is a chain of additions in increasing r, so a plain loop

@@ -55,13 +55,6 @@ struct Simd {
     load(w, p);
     a += s * w;
   }
-  /// a += x[0 .. width) * y[0 .. width)
-  static void add_product(type& a, const T* x, const T* y) {
-    type u, w;
-    load(u, x);
-    load(w, y);
-    a += u * w;
-  }
 };
 
 /// o[0 .. NV*width) = init[same] + sum_m val_m WT(idx_m, :) (val == nullptr: all 1).
@@ -297,86 +290,6 @@ void project_rows(const Eigen::MatrixBase<XDerived>& x, const Matrix<T>& WT, con
     const T* v = binary ? nullptr : val.data();
     detail::gather_row<T>(o, init, W, H, H, idx.data(), v, nz);
   }
-}
-
-/// sum_i a[i] b[i] with 8 independent vector accumulators (a dot product limited by
-/// loads, not by the latency of one accumulator), added up in a fixed order.
-template <typename T>
-T dot(const T* a, const T* b, Index n) {
-  using S = detail::Simd<T>;
-  constexpr Index W = S::width;
-  typename S::type acc[8];
-  for (auto& v : acc) v = typename S::type{};
-  Index i = 0;
-  for (; i + 8 * W <= n; i += 8 * W)
-    for (int v = 0; v < 8; ++v) S::add_product(acc[v], a + i + v * W, b + i + v * W);
-  for (; i + W <= n; i += W) S::add_product(acc[0], a + i, b + i);
-  for (int v = 1; v < 8; ++v) acc[0] += acc[v];
-  T s = 0;
-  for (Index k = 0; k < W; ++k) s += acc[0][k];
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-/// out(i, :) (+)= sum_k A(i, k) src(k, :) for i < nb, k < nu: a product of a small
-/// coefficient matrix A (nb x nu, row-major, here the banded lag coefficients of ASRC)
-/// with a block of nu source rows of width N (leading dimension N, as are out's rows).
-/// The columns are walked in strips of 4 vectors; a strip of all nu source rows is packed
-/// into a contiguous buffer that stays in L1 while 4 output rows at a time are
-/// accumulated in 16 registers, so each source value loaded feeds 4 multiply-adds. Columns k where the 4 rows' coefficients are all
-/// zero (outside the band) are skipped. For one output element the terms are added in
-/// increasing k, whatever N, nb or the strip.
-template <typename T>
-void band_product(T* __restrict out, const T* __restrict src, Index N, const T* A, Index nb, Index nu,
-                  bool accumulate) {
-  using S = detail::Simd<T>;
-  constexpr Index W = S::width, NV = 4, R = 4;
-  Index c0 = 0;
-  thread_local std::vector<T> packed;
-  if (packed.size() < static_cast<size_t>(nu * NV * W)) packed.resize(static_cast<size_t>(nu * NV * W));
-  auto strip = [&](auto nv_tag, Index c) {
-    constexpr Index nv = decltype(nv_tag)::value;
-    // The strip's source rows, packed contiguously: rows N apart (8 KB for an S-MNIST
-    // chunk) fall into the same few L1 sets and would evict each other between the
-    // passes over the output rows.
-    T* pk = packed.data();
-    for (Index k = 0; k < nu; ++k) std::memcpy(pk + k * nv * W, src + k * N + c, sizeof(T) * nv * W);
-    for (Index i0 = 0; i0 < nb; i0 += R) {
-      const Index nr = std::min(R, nb - i0);
-      typename S::type acc[R][nv];
-      for (Index r = 0; r < R; ++r)
-        for (Index v = 0; v < nv; ++v) {
-          if (accumulate && r < nr) S::load(acc[r][v], out + (i0 + r) * N + c + v * W);
-          else acc[r][v] = typename S::type{};
-        }
-      for (Index k = 0; k < nu; ++k) {
-        T a[R];
-        bool any = false;
-        for (Index r = 0; r < R; ++r) {
-          a[r] = r < nr ? A[(i0 + r) * nu + k] : T(0);
-          any |= a[r] != T(0);
-        }
-        if (!any) continue;
-        const T* y = pk + k * nv * W;
-        for (Index v = 0; v < nv; ++v) {
-          typename S::type w;
-          S::load(w, y + v * W);
-          for (Index r = 0; r < R; ++r) acc[r][v] += a[r] * w;
-        }
-      }
-      for (Index r = 0; r < nr; ++r)
-        for (Index v = 0; v < nv; ++v) S::store(out + (i0 + r) * N + c + v * W, acc[r][v]);
-    }
-  };
-  for (; c0 + NV * W <= N; c0 += NV * W) strip(std::integral_constant<Index, NV>{}, c0);
-  for (; c0 + W <= N; c0 += W) strip(std::integral_constant<Index, 1>{}, c0);
-  for (; c0 < N; ++c0)
-    for (Index i = 0; i < nb; ++i) {
-      T acc = accumulate ? out[i * N + c0] : T(0);
-      for (Index k = 0; k < nu; ++k)
-        if (A[i * nu + k] != T(0)) acc += A[i * nu + k] * src[k * N + c0];
-      out[i * N + c0] = acc;
-    }
 }
 
 /// Rows of G one pass of project_columns works on: a block of about this many bytes

@@ -137,7 +137,7 @@ class SpikingLayer {
     // ASRC in training (the mixture): for a block of L steps t0 .. t0+L-1, the terms
     // c_j Y_{t-j} with t - j < t0 are all known before the block starts, so they are one
     // product of the banded L x (lags) matrix of coefficients with the block of earlier Y
-    // rows (band_product); only the terms from inside the block run step by step. Each Y
+    // rows (one GEMM); only the terms from inside the block run step by step. Each Y
     // row is then read once per block instead of once per step.
     const Index block = mixture ? std::min(kMixBlock, K) : (K > 0 ? single : 1);
     // The feed-forward drive a_t = m (.) (W x_t + b) is one product per run of about
@@ -167,7 +167,8 @@ class SpikingLayer {
           // Terms from before the block: V[t0 + i] += sum_u A(i, u - u0) Y[u], u < t0.
           const Index u0 = std::max<Index>(0, t0 - K), N = Bc * H;
           band_coefficients(coeff, t0, nb, u0, t0 - u0, c.lagA);
-          band_product<T>(c.V.data() + t0 * N, c.Y.data() + u0 * N, N, c.lagA.data(), nb, t0 - u0, true);
+          MatrixMap<T>(c.V.data() + t0 * N, nb, N).noalias() +=
+              c.lagA * ConstMatrixMap<T>(c.Y.data() + u0 * N, t0 - u0, N);
         }
         for (Index t = t0; t < t0 + nb; ++t) {
           auto I = c.V.middleRows(t * Bc, Bc);
@@ -243,7 +244,8 @@ class SpikingLayer {
         const Index nb = t1 - t_first + 1, u0 = t1 + 1, nu = std::min(steps, u0 + K) - u0;
         if (nu > 0) {
           band_coefficients(coeff, t_first, nb, u0, nu, c.lagA);
-          band_product<T>(c.gy.data(), c.G.data() + u0 * N, N, c.lagA.data(), nb, nu, false);
+          MatrixMap<T>(c.gy.data(), nb, N).noalias() =
+              c.lagA * ConstMatrixMap<T>(c.G.data() + u0 * N, nu, N);
         } else {
           MatrixMap<T>(c.gy.data(), nb, N).setZero();
         }
