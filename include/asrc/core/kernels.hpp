@@ -100,6 +100,13 @@ struct MaskedTail<float> {
   static void store(float* p, mask k, const type& v) { _mm512_mask_storeu_ps(p, k, v); }
   static type add(const type& a, const type& b) { return _mm512_add_ps(a, b); }
   static type fma(float s, const type& w, const type& a) { return _mm512_fmadd_ps(_mm512_set1_ps(s), w, a); }
+  /// Stores the last r lanes of a 64-byte vector v to p[16 - r .. 16).
+  template <typename V>
+  static void store_last(float* p, Index r, const V& v) {
+    __m512 x;
+    std::memcpy(&x, &v, sizeof x);
+    _mm512_mask_storeu_ps(p, static_cast<mask>(make(r) << (16 - r)), x);
+  }
 };
 template <>
 struct MaskedTail<double> {
@@ -110,37 +117,62 @@ struct MaskedTail<double> {
   static void store(double* p, mask k, const type& v) { _mm512_mask_storeu_pd(p, k, v); }
   static type add(const type& a, const type& b) { return _mm512_add_pd(a, b); }
   static type fma(double s, const type& w, const type& a) { return _mm512_fmadd_pd(_mm512_set1_pd(s), w, a); }
+  /// Stores the last r lanes of a 64-byte vector v to p[8 - r .. 8).
+  template <typename V>
+  static void store_last(double* p, Index r, const V& v) {
+    __m512d x;
+    std::memcpy(&x, &v, sizeof x);
+    _mm512_mask_storeu_pd(p, static_cast<mask>(make(r) << (8 - r)), x);
+  }
 };
 
-/// gather_tile over NV full vectors plus the first r (0 < r < width) lanes of one more,
-/// as a masked vector: a row whose width is not a multiple of the vector width is still
-/// a single pass over the list, and the lanes past the row are neither read nor written.
+/// gather_tile over NV full vectors plus r (0 < r < width) more columns, for rows at least
+/// one vector wide: the last columns are summed in the vector that ends at the tile's
+/// last column (it overlaps the full vectors; only its last r lanes are stored, by a
+/// masked store after the loop). Inside the loop every access is a plain vector load:
+/// a masked-load builtin there makes GCC store all NV accumulators to the stack at
+/// every step, since it cannot tell that the builtin does not read them.
 template <typename T, int NV>
 inline void gather_tile_tail(T* o, const T* init, const T* WT, Index ld, const int* idx, const T* val,
                              Index n, Index r) {
   using S = Simd<T>;
-  using M = MaskedTail<T>;
   constexpr Index W = S::width;
-  const typename M::mask k = M::make(r);
-  typename S::type a[NV > 0 ? NV : 1];
+  const Index off = NV * W + r - W;  // start of the vector ending at column NV*W + r
+  typename S::type a[NV > 0 ? NV : 1], t;
   for (int v = 0; v < NV; ++v) S::load(a[v], init + v * W);
-  typename M::type t = M::load(k, init + NV * W);
+  S::load(t, init + off);
   if (!val) {
     for (Index m = 0; m < n; ++m) {
       const T* w = WT + Index(idx[m]) * ld;
       for (int v = 0; v < NV; ++v) S::add(a[v], w + v * W);
-      t = M::add(t, M::load(k, w + NV * W));
+      S::add(t, w + off);
     }
   } else {
     for (Index m = 0; m < n; ++m) {
       const T* w = WT + Index(idx[m]) * ld;
       const T sc = val[m];
       for (int v = 0; v < NV; ++v) S::add_scaled(a[v], sc, w + v * W);
-      t = M::fma(sc, M::load(k, w + NV * W), t);
+      S::add_scaled(t, sc, w + off);
     }
   }
   for (int v = 0; v < NV; ++v) S::store(o + v * W, a[v]);
-  M::store(o + NV * W, k, t);
+  MaskedTail<T>::store_last(o + off, r, t);
+}
+
+/// o[0 .. r) = init[0 .. r) + sum_m val_m WT(idx_m, 0 .. r) for a row narrower than one
+/// vector (r < width): one masked vector, no lane outside the row read or written.
+template <typename T>
+inline void gather_short_row(T* o, const T* init, const T* WT, Index ld, const int* idx, const T* val,
+                             Index n, Index r) {
+  using M = MaskedTail<T>;
+  const typename M::mask k = M::make(r);
+  typename M::type t = M::load(k, init);
+  if (!val) {
+    for (Index m = 0; m < n; ++m) t = M::add(t, M::load(k, WT + Index(idx[m]) * ld));
+  } else {
+    for (Index m = 0; m < n; ++m) t = M::fma(val[m], M::load(k, WT + Index(idx[m]) * ld), t);
+  }
+  M::store(o, k, t);
 }
 
 template <typename T, int NV>
@@ -184,6 +216,7 @@ inline void gather_row(T* o, const T* init, const T* WT, Index ld, Index H, cons
   const int nv = static_cast<int>((H - c) / W);
   const Index r = (H - c) % W;
   if (r == 0) return gather_tile_upto<T, kMaxTileVectors>(nv, o + c, init + c, WT + c, ld, idx, val, n);
+  if (H < W) return gather_short_row<T>(o, init, WT, ld, idx, val, n, r);
   return gather_tile_tail_upto<T, kMaxTileVectors - 1>(nv, o + c, init + c, WT + c, ld, idx, val, n, r);
 #endif
   while (c + W <= H) {
