@@ -53,6 +53,7 @@ struct LayerCache {
   Matrix<T> gy;     ///< ASRC training: dL/dY_t of one block of steps (mix_block() x Bc*H)
   Matrix<T> lagA;   ///< ASRC training: lag coefficients of one block as a banded matrix
   Matrix<T> lagM;   ///< ASRC training: <dL/dI_t, Y_u> of one block of steps
+  Matrix<T> gsum;   ///< Bc x H: sum over steps of dL/dI_t (for the bias gradient)
   Matrix<T> tmp;    ///< F x H scratch of the gathered weight gradients
   Matrix<T> Y;      ///< ASRC training: Y_t = s_t W_rec^T of every step (forward to backward)
 };
@@ -214,6 +215,13 @@ class SpikingLayer {
                                       : ConstMatrixMap<T>(nullptr, 0, 0);
     auto& gnext = c.vprev;  // dL/dv_{t+1}
     gnext.setZero(Bc, H);
+    // The bias gradient sum_t m (.) dL/dI_t = m (.) sum_t dL/dI_t (the dropout mask m is
+    // fixed per sequence): the sum is taken in the neuron pass, while the rows are in cache.
+    T* gsum = nullptr;
+    if (bias_ >= 0) {
+      c.gsum.setZero(Bc, H);
+      gsum = c.gsum.data();
+    }
 
     const Index single = single_lag(coeff);  // SRC, vanilla, ASRC in evaluation
     const bool mixture = K > 0 && single == 0;
@@ -263,7 +271,7 @@ class SpikingLayer {
         }
         // dL/dI_t from dL/ds_t (gS), dL/dv_{t+1} (gnext) and the surrogate g(v_t - theta),
         // one fused pass; gnext becomes dL/dv_t (= dL/dI_t).
-        neuron_backward(sg, soft, detach, V.data(), S.data(), gS.data(), gnext.data(), Bc * H, d, theta);
+        neuron_backward(sg, soft, detach, V.data(), S.data(), gS.data(), gnext.data(), gsum, Bc * H, d, theta);
         if (mixture) V = gy;  // v_t is no longer needed: keep dL/dY_t there
       }
     }
@@ -283,7 +291,10 @@ class SpikingLayer {
     }
     if (mask)
       for (Index t = 0; t < steps; ++t) c.G.middleRows(t * Bc, Bc).array() *= mask->array();
-    if (bias_ >= 0) view(grad, layout.entry(bias_)).row(0) += c.G.colwise().sum();
+    if (bias_ >= 0) {
+      if (mask) c.gsum.array() *= mask->array();
+      view(grad, layout.entry(bias_)).row(0) += c.gsum.colwise().sum();
+    }
     add_weight_grad(view(grad, layout.entry(weight_)), c.G, x, kc.sparse_input, c.tmp);
     if (grad_input) grad_input->noalias() = c.G * W;
   }
@@ -426,7 +437,7 @@ class SpikingLayer {
   /// hard reset v' = v (1 - s):    (gS - v gvp) g + gvp (1 - s)  detached: gS g + gvp (1 - s)
   template <Surrogate SG, bool Soft, bool Detach>
   static void neuron_backward_impl(const T* __restrict v, const T* __restrict s, T* __restrict gS,
-                                   T* __restrict gnext, Index n, T d, T theta) {
+                                   T* __restrict gnext, T* __restrict gsum, Index n, T d, T theta) {
     for (Index i = 0; i < n; ++i) {
       const T g = surrogate_grad<T>(SG, v[i] - theta);
       const T gvp = d * gnext[i];
@@ -438,22 +449,24 @@ class SpikingLayer {
       gnext[i] = gn;
       gS[i] = gn;
     }
+    if (gsum)
+      for (Index i = 0; i < n; ++i) gsum[i] += gS[i];
   }
   template <Surrogate SG>
   static void neuron_backward_sg(bool soft, bool detach, const T* v, const T* s, T* gS, T* gnext,
-                                 Index n, T d, T theta) {
-    if (soft && detach) neuron_backward_impl<SG, true, true>(v, s, gS, gnext, n, d, theta);
-    else if (soft) neuron_backward_impl<SG, true, false>(v, s, gS, gnext, n, d, theta);
-    else if (detach) neuron_backward_impl<SG, false, true>(v, s, gS, gnext, n, d, theta);
-    else neuron_backward_impl<SG, false, false>(v, s, gS, gnext, n, d, theta);
+                                 T* gsum, Index n, T d, T theta) {
+    if (soft && detach) neuron_backward_impl<SG, true, true>(v, s, gS, gnext, gsum, n, d, theta);
+    else if (soft) neuron_backward_impl<SG, true, false>(v, s, gS, gnext, gsum, n, d, theta);
+    else if (detach) neuron_backward_impl<SG, false, true>(v, s, gS, gnext, gsum, n, d, theta);
+    else neuron_backward_impl<SG, false, false>(v, s, gS, gnext, gsum, n, d, theta);
   }
   static void neuron_backward(Surrogate sg, bool soft, bool detach, const T* v, const T* s, T* gS,
-                              T* gnext, Index n, T d, T theta) {
+                              T* gnext, T* gsum, Index n, T d, T theta) {
     switch (sg) {
-      case Surrogate::triangle: return neuron_backward_sg<Surrogate::triangle>(soft, detach, v, s, gS, gnext, n, d, theta);
-      case Surrogate::exp: return neuron_backward_sg<Surrogate::exp>(soft, detach, v, s, gS, gnext, n, d, theta);
-      case Surrogate::rectangle: return neuron_backward_sg<Surrogate::rectangle>(soft, detach, v, s, gS, gnext, n, d, theta);
-      case Surrogate::gaussian: return neuron_backward_sg<Surrogate::gaussian>(soft, detach, v, s, gS, gnext, n, d, theta);
+      case Surrogate::triangle: return neuron_backward_sg<Surrogate::triangle>(soft, detach, v, s, gS, gnext, gsum, n, d, theta);
+      case Surrogate::exp: return neuron_backward_sg<Surrogate::exp>(soft, detach, v, s, gS, gnext, gsum, n, d, theta);
+      case Surrogate::rectangle: return neuron_backward_sg<Surrogate::rectangle>(soft, detach, v, s, gS, gnext, gsum, n, d, theta);
+      case Surrogate::gaussian: return neuron_backward_sg<Surrogate::gaussian>(soft, detach, v, s, gS, gnext, gsum, n, d, theta);
     }
   }
 
