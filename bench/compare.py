@@ -7,7 +7,7 @@ throughput ratios for training and evaluation, and writes it to --out if given.
 
 Example:
     python3 bench/compare.py build-bench/bench/asrc-bench --threads 2 --configs all \\
-        --torch-steps 1 --out docs/results/benchmark.md --json docs/results/benchmark.json
+        --torch-steps 2 --out docs/results/benchmark.md --json docs/results/benchmark.json
 """
 import argparse
 import datetime
