@@ -383,7 +383,9 @@ class SpikingLayer {
   /// lags it reaches (c.lagM, some of whose entries fall outside the band and are not
   /// used), instead of K separate dot products per step.
   static void lag_gradient(LayerCache<T>& c, Index steps, Index N, Index K, std::vector<T>& grad_coeff) {
-    const Index L = std::min(kMixBlock, K);
+    // Blocks of kMixBlock steps even when T_lambda is shorter: for SSC (T_lambda 6) the
+    // larger products were 7% faster per training step than blocks of 6 (asrc-bench).
+    const Index L = kMixBlock;
     for (Index t0 = 1; t0 < steps; t0 += L) {
       const Index nb = std::min(L, steps - t0), u0 = std::max<Index>(0, t0 - K);
       const Index nu = t0 + nb - 1 - u0;  // sources u0 .. t0+nb-2
