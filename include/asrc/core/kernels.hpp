@@ -87,44 +87,16 @@ constexpr int kMaxTileVectors = 16;
 constexpr int kMaxTileVectors = 8;
 #endif
 
-#if defined(__AVX512F__)
-/// Masked AVX-512 access to the first r < width lanes of a vector of T.
+#if defined(__AVX512BW__)
+/// Stores the last r (0 < r < width) lanes of a 64-byte vector v to p[width - r .. width),
+/// one byte-masked store whatever T is.
 template <typename T>
-struct MaskedTail;
-template <>
-struct MaskedTail<float> {
-  typedef __m512 type;
-  typedef __mmask16 mask;
-  static mask make(Index r) { return static_cast<mask>((1u << r) - 1u); }
-  static type load(mask k, const float* p) { return _mm512_maskz_loadu_ps(k, p); }
-  static void store(float* p, mask k, const type& v) { _mm512_mask_storeu_ps(p, k, v); }
-  static type add(const type& a, const type& b) { return _mm512_add_ps(a, b); }
-  static type fma(float s, const type& w, const type& a) { return _mm512_fmadd_ps(_mm512_set1_ps(s), w, a); }
-  /// Stores the last r lanes of a 64-byte vector v to p[16 - r .. 16).
-  template <typename V>
-  static void store_last(float* p, Index r, const V& v) {
-    __m512 x;
-    std::memcpy(&x, &v, sizeof x);
-    _mm512_mask_storeu_ps(p, static_cast<mask>(make(r) << (16 - r)), x);
-  }
-};
-template <>
-struct MaskedTail<double> {
-  typedef __m512d type;
-  typedef __mmask8 mask;
-  static mask make(Index r) { return static_cast<mask>((1u << r) - 1u); }
-  static type load(mask k, const double* p) { return _mm512_maskz_loadu_pd(k, p); }
-  static void store(double* p, mask k, const type& v) { _mm512_mask_storeu_pd(p, k, v); }
-  static type add(const type& a, const type& b) { return _mm512_add_pd(a, b); }
-  static type fma(double s, const type& w, const type& a) { return _mm512_fmadd_pd(_mm512_set1_pd(s), w, a); }
-  /// Stores the last r lanes of a 64-byte vector v to p[8 - r .. 8).
-  template <typename V>
-  static void store_last(double* p, Index r, const V& v) {
-    __m512d x;
-    std::memcpy(&x, &v, sizeof x);
-    _mm512_mask_storeu_pd(p, static_cast<mask>(make(r) << (8 - r)), x);
-  }
-};
+inline void store_last_lanes(T* p, Index r, const typename Simd<T>::type& v) {
+  __m512i x;
+  std::memcpy(&x, &v, sizeof x);
+  const Index bytes = r * Index(sizeof(T));  // 1 .. 63
+  _mm512_mask_storeu_epi8(p, ~__mmask64(0) << (64 - bytes), x);
+}
 
 /// gather_tile over NV full vectors plus r (0 < r < width) more columns, for rows at least
 /// one vector wide: the last columns are summed in the vector that ends at the tile's
@@ -156,23 +128,7 @@ inline void gather_tile_tail(T* o, const T* init, const T* WT, Index ld, const i
     }
   }
   for (int v = 0; v < NV; ++v) S::store(o + v * W, a[v]);
-  MaskedTail<T>::store_last(o + off, r, t);
-}
-
-/// o[0 .. r) = init[0 .. r) + sum_m val_m WT(idx_m, 0 .. r) for a row narrower than one
-/// vector (r < width): one masked vector, no lane outside the row read or written.
-template <typename T>
-inline void gather_short_row(T* o, const T* init, const T* WT, Index ld, const int* idx, const T* val,
-                             Index n, Index r) {
-  using M = MaskedTail<T>;
-  const typename M::mask k = M::make(r);
-  typename M::type t = M::load(k, init);
-  if (!val) {
-    for (Index m = 0; m < n; ++m) t = M::add(t, M::load(k, WT + Index(idx[m]) * ld));
-  } else {
-    for (Index m = 0; m < n; ++m) t = M::fma(val[m], M::load(k, WT + Index(idx[m]) * ld), t);
-  }
-  M::store(o, k, t);
+  store_last_lanes<T>(o + off, r, t);
 }
 
 template <typename T, int NV>
@@ -196,28 +152,29 @@ inline void gather_tile_upto(int nv, T* o, const T* init, const T* WT, Index ld,
 
 /// o[0 .. H) = init[0 .. H) + sum_m val_m WT(idx_m, 0 .. H) (val == nullptr: all 1), in
 /// as few passes over the list as the registers allow (one for H <= 256 floats with
-/// AVX-512). The last H mod (vector width) columns are one more vector: with AVX-512 a
-/// masked one in the same pass; otherwise the vector ending at column H (it overlaps
-/// columns already done, whose lanes are not stored), so no column is summed one scalar
-/// at a time when H is at least one vector wide.
+/// AVX-512). The last H mod (vector width) columns are one more vector, the one ending at
+/// column H (it overlaps columns already done, whose lanes are not stored): with AVX-512
+/// in the same pass, stored with a byte mask; otherwise in a pass of its own. So no
+/// column is summed one scalar at a time when H is at least one vector wide.
 template <typename T>
 inline void gather_row(T* o, const T* init, const T* WT, Index ld, Index H, const int* idx,
                        const T* val, Index n) {
   using S = Simd<T>;
   constexpr Index W = S::width;
   Index c = 0;
-#if defined(__AVX512F__)
-  // Full tiles while more than a tile's worth is left, then the rest (full vectors and
-  // the masked last lanes) in one pass.
-  while (H - c > kMaxTileVectors * W) {
-    gather_tile<T, kMaxTileVectors>(o + c, init + c, WT + c, ld, idx, val, n);
-    c += kMaxTileVectors * W;
+#if defined(__AVX512BW__)
+  if (H >= W) {
+    // Full tiles while more than a tile's worth is left, then the rest (full vectors and
+    // the last H mod width columns) in one pass.
+    while (H - c > kMaxTileVectors * W) {
+      gather_tile<T, kMaxTileVectors>(o + c, init + c, WT + c, ld, idx, val, n);
+      c += kMaxTileVectors * W;
+    }
+    const int nv = static_cast<int>((H - c) / W);
+    const Index r = (H - c) % W;
+    if (r == 0) return gather_tile_upto<T, kMaxTileVectors>(nv, o + c, init + c, WT + c, ld, idx, val, n);
+    return gather_tile_tail_upto<T, kMaxTileVectors - 1>(nv, o + c, init + c, WT + c, ld, idx, val, n, r);
   }
-  const int nv = static_cast<int>((H - c) / W);
-  const Index r = (H - c) % W;
-  if (r == 0) return gather_tile_upto<T, kMaxTileVectors>(nv, o + c, init + c, WT + c, ld, idx, val, n);
-  if (H < W) return gather_short_row<T>(o, init, WT, ld, idx, val, n, r);
-  return gather_tile_tail_upto<T, kMaxTileVectors - 1>(nv, o + c, init + c, WT + c, ld, idx, val, n, r);
 #endif
   while (c + W <= H) {
     const int nv = static_cast<int>(std::min<Index>((H - c) / W, kMaxTileVectors));

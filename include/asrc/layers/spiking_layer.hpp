@@ -50,7 +50,7 @@ struct LayerCache {
   Matrix<T> V;  ///< forward: v_t; after backward: dL/dY_t
   Matrix<T> S;  ///< spikes s_t
   Matrix<T> vprev;  ///< Bc x H scratch: v'_{t-1} / dL/dv_{t+1}
-  Matrix<T> gy;     ///< ASRC training: dL/dY_t of one block of steps (mix_block() x Bc*H)
+  Matrix<T> gy;     ///< ASRC training: dL/dY_t of one block of steps (min(kMixBlock, K) x Bc*H)
   Matrix<T> lagA;   ///< ASRC training: lag coefficients of one block as a banded matrix
   Matrix<T> lagM;   ///< ASRC training: <dL/dI_t, Y_u> of one block of steps
   Matrix<T> gsum;   ///< Bc x H: sum over steps of dL/dI_t (for the bias gradient)
@@ -164,17 +164,15 @@ class SpikingLayer {
         auto Iblk = c.V.middleRows(t0 * Bc, nb * Bc);
         if (K > 0 && !mixture && t0 >= single)
           add_recurrent(c.S.middleRows((t0 - single) * Bc, nb * Bc), Wrec, kc, Iblk);
-        if (mixture && t0 > 0) {
-          // Terms from before the block: V[t0 + i] += sum_u A(i, u - u0) Y[u], u < t0.
-          const Index u0 = std::max<Index>(0, t0 - K), N = Bc * H;
-          band_coefficients(coeff, t0, nb, u0, t0 - u0, c.lagA);
-          MatrixMap<T>(c.V.data() + t0 * N, nb, N).noalias() +=
-              c.lagA * ConstMatrixMap<T>(c.Y.data() + u0 * N, t0 - u0, N);
+        if (mixture) {
+          // Terms from before the block: V[t0 + i] += sum_u c_(t0+i-u) Y[u], u < t0.
+          const Index u0 = std::max<Index>(0, t0 - K);
+          add_band(coeff, t0, nb, u0, t0 - u0, c.Y.data(), Bc * H, c.V.data() + t0 * Bc * H, c.lagA);
         }
         for (Index t = t0; t < t0 + nb; ++t) {
           auto I = c.V.middleRows(t * Bc, Bc);
           // Terms from inside the block: lags 1 .. t - t0.
-          if (mixture) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), true, t - t0);
+          if (mixture) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), t - t0);
           charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
           if (mixture) {
             auto Y = c.Y.middleRows(t * Bc, Bc);
@@ -248,15 +246,10 @@ class SpikingLayer {
         }
       }
       if (mixture) {
-        // Terms from after the block: gy[t - t_first] = sum_u A(i, u - u0) dL/dI[u], u > t1.
-        const Index nb = t1 - t_first + 1, u0 = t1 + 1, nu = std::min(steps, u0 + K) - u0;
-        if (nu > 0) {
-          band_coefficients(coeff, t_first, nb, u0, nu, c.lagA);
-          MatrixMap<T>(c.gy.data(), nb, N).noalias() =
-              c.lagA * ConstMatrixMap<T>(c.G.data() + u0 * N, nu, N);
-        } else {
-          MatrixMap<T>(c.gy.data(), nb, N).setZero();
-        }
+        // Terms from after the block: gy[t - t_first] = sum_u c_(u-t) dL/dI[u], u > t1.
+        const Index nb = t1 - t_first + 1, u0 = t1 + 1;
+        MatrixMap<T>(c.gy.data(), nb, N).setZero();
+        add_band(coeff, t_first, nb, u0, std::min(steps, u0 + K) - u0, c.G.data(), N, c.gy.data(), c.lagA);
       }
       for (Index t = t1; t >= t_first; --t) {
         auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/dI_t
@@ -266,7 +259,7 @@ class SpikingLayer {
         if (mixture) {
           // dL/dY_t: add the terms from inside the block (lags 1 .. t1 - t); rows of
           // later steps already hold dL/dI.
-          mix_steps(c.G.data(), N, t, +1, steps, coeff, gy.data(), true, t1 - t);
+          mix_steps(c.G.data(), N, t, +1, steps, coeff, gy.data(), t1 - t);
           if (t + 1 < steps) gS.noalias() += gy * Wrec;
         }
         // dL/dI_t from dL/ds_t (gS), dL/dv_{t+1} (gnext) and the surrogate g(v_t - theta),
@@ -336,20 +329,19 @@ class SpikingLayer {
     }
   }
 
-  /// out[0..n) (+)= sum_{j=1..min(K, jmax)} c_j src[step t + dir*j], over the steps inside
+  /// out[0..n) += sum_{j=1..min(K, jmax)} c_j src[step t + dir*j], over the steps inside
   /// [0, steps), j increasing for every element; src holds one block of n values per
   /// step. The output is walked in tiles held in registers, so each source block is read
   /// once.
   static void mix_steps(const T* src, Index n, Index t, int dir, Index steps,
-                        const std::vector<T>& coeff, T* __restrict out, bool accumulate,
-                        Index jmax) {
+                        const std::vector<T>& coeff, T* __restrict out, Index jmax) {
     const Index K = std::min(static_cast<Index>(coeff.size()), jmax);
     const Index J = dir < 0 ? std::min(K, t) : std::min(K, steps - 1 - t);
     constexpr Index kW = 128;
     Index c0 = 0;
     for (; c0 + kW <= n; c0 += kW) {
       T a[kW];
-      for (Index c = 0; c < kW; ++c) a[c] = accumulate ? out[c0 + c] : T(0);
+      for (Index c = 0; c < kW; ++c) a[c] = out[c0 + c];
       for (Index j = 1; j <= J; ++j) {
         const T cj = coeff[size_t(j - 1)];
         const T* __restrict y = src + (t + dir * j) * n + c0;
@@ -358,17 +350,19 @@ class SpikingLayer {
       for (Index c = 0; c < kW; ++c) out[c0 + c] = a[c];
     }
     for (Index c = c0; c < n; ++c) {
-      T a = accumulate ? out[c] : T(0);
+      T a = out[c];
       for (Index j = 1; j <= J; ++j) a += coeff[size_t(j - 1)] * src[(t + dir * j) * n + c];
       out[c] = a;
     }
   }
 
-  /// A(i, k) = c_lag with lag = |(u0 + k) - (t0 + i)| for 1 <= lag <= K, else 0: the
-  /// lag coefficients between the output steps t0 .. t0+nb-1 and the source steps
-  /// u0 .. u0+nu-1 (all before them in forward, all after them in backward).
-  static void band_coefficients(const std::vector<T>& coeff, Index t0, Index nb, Index u0, Index nu,
-                                Matrix<T>& A) {
+  /// out[i] += sum_k A(i, k) src[u0 + k] for the output steps t0 .. t0+nb-1 and the
+  /// source steps u0 .. u0+nu-1 (all before them in forward, all after them in
+  /// backward), one block of N values per step: one GEMM with the banded coefficients
+  /// A(i, k) = c_lag, lag = |(u0 + k) - (t0 + i)|, for 1 <= lag <= K, else 0 (in `A`).
+  static void add_band(const std::vector<T>& coeff, Index t0, Index nb, Index u0, Index nu,
+                       const T* src, Index N, T* out, Matrix<T>& A) {
+    if (nu <= 0) return;
     const Index K = static_cast<Index>(coeff.size());
     A.resize(nb, nu);
     for (Index i = 0; i < nb; ++i)
@@ -376,6 +370,7 @@ class SpikingLayer {
         const Index lag = std::abs((u0 + k) - (t0 + i));
         A(i, k) = (lag >= 1 && lag <= K) ? coeff[size_t(lag - 1)] : T(0);
       }
+    MatrixMap<T>(out, nb, N).noalias() += A * ConstMatrixMap<T>(src + u0 * N, nu, N);
   }
 
   /// grad_coeff[j-1] += sum_t <dL/dI_t, Y_{t-j}> (j = 1..K) with G = dL/dI and Y from
