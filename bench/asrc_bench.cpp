@@ -204,6 +204,26 @@ double forward_flops_per_sample_step(const BenchConfig& b) {
   return f;
 }
 
+/// Flops per training step (whole batch) of the dense products that exact fp32 BPTT cannot
+/// skip: the spike gradients dL/ds = W_rec^T dL/dI (one H x H product per step that has a
+/// later step within the lag) and dL/dx = W^T dL/dI of every layer above the first. Their
+/// inputs dL/dI are dense (the leak carries them through every step); spikes make only
+/// the forward products and the weight gradients sparse. At the SGEMM ceiling these
+/// products alone take this/ceiling seconds: a floor on any exact fp32 training step.
+double backward_dense_flops(const BenchConfig& b) {
+  const double TB = double(b.steps) * double(b.batch);
+  const Index min_lag = b.recurrence == asrc::Recurrence::src ? b.skip : 1;
+  double f = 0.0;
+  Index in = b.input;
+  for (size_t l = 0; l < b.hidden.size(); ++l) {
+    const double h = double(b.hidden[l]);
+    if (b.recurrence != asrc::Recurrence::none) f += 2.0 * double(b.steps - min_lag) * double(b.batch) * h * h;
+    if (l > 0) f += 2.0 * TB * double(in) * h;
+    in = b.hidden[l];
+  }
+  return f;
+}
+
 long read_status_kib(const char* key) {
   std::ifstream f("/proc/self/status");
   std::string line;
@@ -613,7 +633,8 @@ int main(int argc, char** argv) {
       f << "    {\"name\": \"" << r.cfg.name << "\", \"batch\": " << r.cfg.batch << ", \"steps\": " << r.cfg.steps
         << ", \"params\": " << r.params << ",\n     \"train_step_s\": " << r.train_step_s
         << ", \"train_samples_per_s\": " << r.train_sps << ", \"train_gflops\": " << r.train_gflops
-        << ", \"train_reps\": " << r.train_reps << ",\n     \"train_forward_s\": " << r.train_forward_s
+        << ", \"train_reps\": " << r.train_reps << ", \"backward_dense_gflop\": " << backward_dense_flops(r.cfg) * 1e-9
+        << ",\n     \"train_forward_s\": " << r.train_forward_s
         << ", \"optimizer_s\": " << r.optimizer_s << ",\n     \"eval_step_s\": " << r.eval_step_s
         << ", \"eval_samples_per_s\": " << r.eval_sps << ", \"eval_gflops\": " << r.eval_gflops
         << ", \"eval_reps\": " << r.eval_reps << ",\n     \"stream_us_per_step\": " << r.stream_us

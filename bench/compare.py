@@ -195,6 +195,32 @@ def main():
             line += f" {fmt(r['rss_peak_kib'] / 1024 if r and 'error' not in r and r['rss_peak_kib'] > 0 else None)} |"
         lines.append(line)
     lines.append("")
+    if ceiling:
+        lines.append("## How far from the dense floor")
+        lines.append("")
+        lines.append("Exact fp32 BPTT cannot skip the products dL/ds = W_rec^T dL/dI and dL/dx = W^T dL/dI: "
+                     "dL/dI is dense (the leak carries it through every step); spikes make only the forward "
+                     "products and the weight gradients sparse. 'Dense floor' is the training speed of a step "
+                     "that did nothing but these products, at the Eigen SGEMM rate measured in this run. asrc "
+                     "cannot train faster than that without lower-precision products, so 'floor / roll' bounds "
+                     "its speed-up over the authors' form. (Only the entries of dL/ds inside the surrogate's "
+                     "support are used, about half of them in asrc-bench's S-MNIST runs; a masked product "
+                     "would do fewer flops, but at that density it is not expected to beat the dense one.)")
+        lines.append("")
+        lines += table_head(["config", "backward dense GFLOP per step", "dense floor samples/s",
+                             "asrc samples/s (% of floor)", "floor / roll", "asrc / roll"])
+        for name, ar, prs in rows:
+            if not ar or "backward_dense_gflop" not in ar:
+                continue
+            floor_sps = ar["batch"] / (ar["backward_dense_gflop"] / ceiling)
+            roll = prs.get("roll")
+            bound = "-"
+            if roll and "error" not in roll:
+                bound = f"{floor_sps / roll['train_samples_per_s']:.1f}x"
+            lines.append(f"| {name} | {ar['backward_dense_gflop']:.1f} | {fmt(floor_sps)} | "
+                         f"{fmt(ar['train_samples_per_s'])} ({100 * ar['train_samples_per_s'] / floor_sps:.0f}%) | "
+                         f"{bound} | {speedup(ar, roll, 'train_samples_per_s')} |")
+        lines.append("")
     lines.append("## Inference")
     lines.append("")
     lines += table_head(["config", "asrc eval samples/s"]
