@@ -71,6 +71,8 @@ class SpikingLayer {
   static constexpr Index kTimeBlock = 32;
   /// Steps of one ASRC mixture block (at most; min(this, T_lambda) is used).
   static constexpr Index kMixBlock = 16;
+  /// Rows of dL/dI per product of the input gradient dL/dx = dL/dI W.
+  static constexpr Index kGradInputRows = 2048;
 
   SpikingLayer(const HiddenLayerConfig& cfg, ParamLayout& layout, const std::string& prefix,
                Index shared_skip_entry = -1)
@@ -289,7 +291,16 @@ class SpikingLayer {
       view(grad, layout.entry(bias_)).row(0) += c.gsum.colwise().sum();
     }
     add_weight_grad(view(grad, layout.entry(weight_)), c.G, x, kc.sparse_input, c.tmp);
-    if (grad_input) grad_input->noalias() = c.G * W;
+    if (grad_input) {
+      // In row blocks: one product over all T*Bc rows (10 MB of dL/dI for S-MNIST) ran
+      // 7-13% slower in Eigen than the same product in blocks of 2048 rows (measured on
+      // a 2-core AMD EPYC, shapes of the Table 1 layers).
+      grad_input->resize(c.G.rows(), W.cols());
+      for (Index r0 = 0; r0 < c.G.rows(); r0 += kGradInputRows) {
+        const Index nr = std::min(kGradInputRows, c.G.rows() - r0);
+        grad_input->middleRows(r0, nr).noalias() = c.G.middleRows(r0, nr) * W;
+      }
+    }
   }
 
   /// Index of the single non-zero coefficient (1-based), or 0 for a mixture / no lag.
