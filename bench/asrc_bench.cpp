@@ -209,7 +209,8 @@ double forward_flops_per_sample_step(const BenchConfig& b) {
 /// later step within the lag) and dL/dx = W^T dL/dI of every layer above the first. Their
 /// inputs dL/dI are dense (the leak carries them through every step); spikes make only
 /// the forward products and the weight gradients sparse. At the SGEMM ceiling these
-/// products alone take this/ceiling seconds: a floor on any exact fp32 training step.
+/// products alone take this/ceiling seconds: a floor on a training step that keeps them
+/// dense and in fp32, as asrc does.
 double backward_dense_flops(const BenchConfig& b) {
   const double TB = double(b.steps) * double(b.batch);
   const Index min_lag = b.recurrence == asrc::Recurrence::src ? b.skip : 1;

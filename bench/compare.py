@@ -214,9 +214,8 @@ def main():
                 continue
             floor_sps = ar["batch"] / (ar["backward_dense_gflop"] / ceiling)
             roll = prs.get("roll")
-            bound = "-"
-            if roll and "error" not in roll:
-                bound = f"{floor_sps / roll['train_samples_per_s']:.1f}x"
+            x = ratio(floor_sps, roll["train_samples_per_s"]) if roll and "error" not in roll else None
+            bound = "-" if x is None else f"{x:.1f}x"
             lines.append(f"| {name} | {ar['backward_dense_gflop']:.1f} | {fmt(floor_sps)} | "
                          f"{fmt(ar['train_samples_per_s'])} ({100 * ar['train_samples_per_s'] / floor_sps:.0f}%) | "
                          f"{bound} | {speedup(ar, roll, 'train_samples_per_s')} |")

@@ -293,8 +293,9 @@ class SpikingLayer {
     add_weight_grad(view(grad, layout.entry(weight_)), c.G, x, kc.sparse_input, c.tmp);
     if (grad_input) {
       // In row blocks: one product over all T*Bc rows (10 MB of dL/dI for S-MNIST) ran
-      // 7-13% slower in Eigen than the same product in blocks of 2048 rows (measured on
-      // a 2-core AMD EPYC, shapes of the Table 1 layers).
+      // 7-13% slower in Eigen than the same product in blocks of 2048 rows (microbenchmark
+      // on a 2-core AMD EPYC, shapes of the Table 1 layers; on a whole training step the
+      // difference was within run-to-run noise).
       grad_input->resize(c.G.rows(), W.cols());
       for (Index r0 = 0; r0 < c.G.rows(); r0 += kGradInputRows) {
         const Index nr = std::min(kGradInputRows, c.G.rows() - r0);
