@@ -3,19 +3,29 @@
 //   asrc-train --preset smnist-asrc --dataset-dir data/mnist
 //   asrc-train --preset psmnist-src-212 --epochs 50 --threads 2
 //   asrc-train --resume results/smnist-asrc
-//   asrc-train --preset smnist-asrc --eval-only results/smnist-asrc/best.ckpt
+//   asrc-train --eval-only results/smnist-asrc/best.ckpt --dataset-dir data/mnist
+//   asrc-train --preset smnist-src --time-limit 150   # stop (exit 75) before 150 minutes pass
 //
 // Flags follow the authors' main.py where it has them; --help lists them all.
 #include <asrc/asrc.hpp>
 #include <asrc/train/tasks.hpp>
 #include <asrc/train/trainer.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 using namespace asrc;
 
 namespace {
+
+/// Exit status when --time-limit stopped the run with a resumable last.ckpt (sysexits'
+/// EX_TEMPFAIL: not an error, run the printed --resume command to continue).
+constexpr int kExitTimeLimit = 75;
+
+/// When the program started; --time-limit counts from here.
+const auto kProgramStart = std::chrono::steady_clock::now();
 
 struct Flag {
   const char* name;
@@ -58,8 +68,9 @@ const Flag kFlags[] = {
     {"limit-train", "N", "use only the first N training samples (0: all)"},
     {"limit-test", "N", "use only the first N test samples (0: all)"},
     {"valid-split", "N", "hold out N training samples to select the best epoch"},
-    {"resume", "DIR", "continue the run whose last.ckpt is in DIR"},
-    {"eval-only", "CHECKPOINT", "evaluate a checkpoint on the test set and exit"},
+    {"resume", "DIR", "continue the run whose last.ckpt is in DIR (its settings come from the checkpoint)"},
+    {"time-limit", "MINUTES", "stop at a batch boundary before MINUTES pass (counted from the start, leaving room for the test pass and checkpoint), write last.ckpt, exit 75 (0: none)"},
+    {"eval-only", "CHECKPOINT", "evaluate a checkpoint on the test set and exit (model, task and permutation from the checkpoint)"},
     {"count-params", "", "print the number of trainable parameters and exit"},
     {"help", "", "this text"},
 };
@@ -82,11 +93,52 @@ void print_help() {
   std::printf("\n");
 }
 
+/// Flags that may differ between a checkpoint's run and the command that continues it:
+/// where things are and how fast they run, never what is computed. Evaluation may also
+/// change how the test set is cut into batches and how much of it is read.
+bool is_runtime_flag(const std::string& k, bool eval) {
+  static const std::set<std::string> kRuntime = {"threads", "dataset-dir", "cache-dir", "time-limit",
+                                                 "resume", "eval-only"};
+  static const std::set<std::string> kEval = {"batch-size", "chunk-size", "limit-test"};
+  return kRuntime.count(k) > 0 || (eval && kEval.count(k) > 0);
+}
+
+/// The configuration a checkpoint was trained with (its `config.*` entries), with the
+/// run-time flags of this command applied. Any other flag must agree with the checkpoint.
+RunConfig config_from_checkpoint(const Checkpoint& c, const std::string& path,
+                                 const std::vector<std::pair<std::string, std::string>>& opts, bool eval) {
+  std::map<std::string, std::string> m;
+  for (const auto& [k, v] : c.meta)
+    if (k.rfind("config.", 0) == 0) m[k.substr(7)] = v;
+  require(!m.empty(), "asrc-train", "a checkpoint written by asrc-train (config.* entries) in " + path,
+          "none");
+  RunConfig saved = RunConfig::from_map(m);
+  for (const auto& [k, v] : opts) {
+    if (k == "preset") {
+      require(v == saved.preset, "asrc-train", "--preset " + saved.preset + " (the preset of " + path + ")", v);
+      continue;
+    }
+    if (is_runtime_flag(k, eval)) {
+      if (k != "resume" && k != "eval-only" && k != "time-limit") saved.set(k, v);
+      continue;
+    }
+    RunConfig probe = saved;
+    probe.set(k, v);
+    require(probe.to_map() == saved.to_map(), "asrc-train",
+            str_cat("--", k, " as in ", path, " (", saved.to_map()[k], "; only --threads, --dataset-dir, "
+                    "--cache-dir, --time-limit", eval ? ", --batch-size, --chunk-size, --limit-test" : "",
+                    " may change)"),
+            v);
+  }
+  return saved;
+}
+
 int run(int argc, char** argv) {
   const auto opts = split_command_line(std::vector<std::string>(argv + 1, argv + argc));
   RunConfig cfg = make_preset("smnist-asrc");
   cfg.preset.clear();
   std::string resume, eval_only;
+  double time_limit_min = 0;
   bool count_params = false;
   for (const auto& [k, v] : opts) {
     if (k == "help") {
@@ -94,41 +146,41 @@ int run(int argc, char** argv) {
       return 0;
     }
     if (k == "preset") cfg = make_preset(v);
+    if (k == "resume") resume = v;
+    if (k == "eval-only") eval_only = v;
+  }
+  require(resume.empty() || eval_only.empty(), "asrc-train", "either --resume or --eval-only",
+          "both");
+  std::vector<int> saved_perm;
+  const std::string from = !resume.empty() ? join_path(resume, "last.ckpt") : eval_only;
+  if (!from.empty()) {
+    // The run's own configuration comes from its checkpoint.
+    const Checkpoint c = load_checkpoint(from);
+    cfg = config_from_checkpoint(c, from, opts, !eval_only.empty());
+    if (!resume.empty()) cfg.results_dir = resume;
+    if (c.has_ints("permutation"))
+      for (auto p : c.ints_at("permutation")) saved_perm.push_back(int(p));
   }
   for (const auto& [k, v] : opts) {
-    if (k == "preset") continue;
-    if (k == "resume") resume = v;
-    else if (k == "eval-only") eval_only = v;
-    else if (k == "count-params") count_params = true;
-    else cfg.set(k, v);
+    if (k == "preset" || k == "resume" || k == "eval-only") continue;
+    if (k == "count-params") count_params = true;
+    else if (k == "time-limit") time_limit_min = parse_number("asrc-train", "time-limit", v);
+    else if (from.empty()) cfg.set(k, v);
   }
-  std::vector<int> saved_perm;
-  if (!resume.empty()) {
-    // The run's own configuration comes from its checkpoint.
-    const Checkpoint c = load_checkpoint(join_path(resume, "last.ckpt"));
-    std::map<std::string, std::string> m;
-    for (const auto& [k, v] : c.meta)
-      if (k.rfind("config.", 0) == 0) m[k.substr(7)] = v;
-    RunConfig saved = RunConfig::from_map(m);
-    for (const auto& [k, v] : opts)  // only run-time settings may change on resume
-      if (k == "threads" || k == "dataset-dir" || k == "cache-dir") saved.set(k, v);
-    saved.results_dir = resume;
-    cfg = saved;
-    if (c.has_ints("permutation"))
-      for (auto p : c.ints_at("permutation")) saved_perm.push_back(int(p));
-  }
-  if (!eval_only.empty()) {
-    const Checkpoint c = load_checkpoint(eval_only);
-    if (c.has_ints("permutation"))
-      for (auto p : c.ints_at("permutation")) saved_perm.push_back(int(p));
-  }
+  require(time_limit_min >= 0 && std::isfinite(time_limit_min), "asrc-train",
+          "--time-limit MINUTES >= 0 (0: none)", time_limit_min);
   cfg.validate();
   if (count_params) {
-    Network<float> net(cfg.network_config());
-    std::printf("%ld\n", long(net.num_params()));
+    std::printf("%ld\n", long(Network<float>::count_params(cfg.network_config())));
     return 0;
   }
 
+  {
+    // Before reading any data: the parameters, their gradient and Adam's two moments.
+    const Index n = Network<float>::count_params(cfg.network_config());
+    require_memory("asrc-train", str_cat(n, " parameters with their gradient and optimizer state"),
+                   4.0 * double(n) * double(sizeof(float)));
+  }
   const TaskData data = load_task(cfg, saved_perm.empty() ? nullptr : &saved_perm);
   std::cout << "asrc-train: " << cfg.run_name() << "  " << cfg.model << " layers";
   for (Index h : cfg.layers) std::cout << " " << h;
@@ -141,28 +193,37 @@ int run(int argc, char** argv) {
   Trainer trainer(cfg, data.train, data.test, data.valid);
   if (!data.permutation.empty())
     trainer.extra_ints["permutation"] = std::vector<std::int64_t>(data.permutation.begin(), data.permutation.end());
-  std::cout << "parameters: " << trainer.network().num_params() << "  results: " << trainer.config().results_dir
-            << std::endl;
+  std::cout << "parameters: " << trainer.network().num_params();
+  if (eval_only.empty()) std::cout << "  results: " << trainer.config().results_dir;
+  std::cout << std::endl;
   if (!eval_only.empty()) {
     trainer.load(eval_only, false);
     const EvalResult r = trainer.evaluate(*data.test);
-    std::printf("test loss %.4f  accuracy %.2f%% (%ld samples)\n", r.loss, r.accuracy, long(r.samples));
+    const long correct = std::lround(r.accuracy * double(r.samples) / 100.0);
+    std::printf("test loss %.4f  accuracy %.2f%% (%ld of %ld correct)\n", r.loss, r.accuracy, correct,
+                long(r.samples));
     return 0;
   }
   if (!resume.empty()) {
     trainer.load(join_path(resume, "last.ckpt"), true);
     std::cout << "resumed at epoch " << trainer.next_epoch() + 1 << " of " << cfg.epochs << std::endl;
   }
+  trainer.time_limit_s = time_limit_min * 60.0;
+  trainer.elapsed = [] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - kProgramStart).count();
+  };
   install_stop_handlers();
+  const std::string again = "\n  resume with: asrc-train --resume " + trainer.config().results_dir;
   try {
     trainer.fit();
+  } catch (const TimeLimitReached& e) {
+    std::cout << "asrc-train: " << e.what() << again << std::endl;
+    return kExitTimeLimit;
   } catch (const Interrupted& e) {
-    std::cerr << "asrc-train: " << e.what() << "\n  resume with: asrc-train --resume "
-              << trainer.config().results_dir << std::endl;
+    std::cerr << "asrc-train: " << e.what() << again << std::endl;
     return 130;
   } catch (const NonFiniteError& e) {
-    std::cerr << "asrc-train: stopped: " << e.what() << "\n  resume with: asrc-train --resume "
-              << trainer.config().results_dir << std::endl;
+    std::cerr << "asrc-train: stopped: " << e.what() << again << std::endl;
     return 3;
   }
   return 0;

@@ -322,3 +322,82 @@ TEST_CASE("a process killed while writing a checkpoint leaves the previous one u
   t.fit();
   CHECK(t.history().size() == 2);
 }
+
+TEST_CASE("a time limit stops between batches with a resumable last.ckpt, mid-epoch or between epochs") {
+  auto train = std::make_shared<SyntheticDataset>(96, 20, 40, 12, 11);  // 6 batches of 16
+  auto test = std::make_shared<SyntheticDataset>(48, 20, 40, 12, 12);
+  std::ostringstream sink;
+  const std::string a = temp_dir("limit_straight");
+  Vector<float> straight;
+  {
+    Trainer t(small_run(a), train, test);
+    t.out = &sink;
+    t.progress_bar = false;
+    t.fit();
+    straight = t.network().params();
+  }
+  // The batch hook advances a hand-driven clock by one second, after the batch was timed
+  // (so the estimates are 0 s and the run stops at the first check past the limit).
+  // 8.5 s: stops before the 10th batch (epoch 2, batch 4). 5.5 s: the 6th batch still
+  // starts, so the stop comes before epoch 2 begins, after its shuffle was drawn and undone.
+  struct Case {
+    double limit;
+    Index epoch, batch;
+    const char* where;
+  };
+  for (const Case& k : {Case{8.5, 1, 3, "after epoch 2 of 4, batch 3"}, Case{5.5, 1, 0, "before epoch 2 of 4"}}) {
+    INFO(k.limit);
+    const std::string b = temp_dir("limit_" + std::to_string(k.batch));
+    {
+      Trainer t(small_run(b), train, test);
+      t.out = &sink;
+      t.progress_bar = false;
+      double now = 0;
+      t.elapsed = [&now] { return now; };
+      t.on_batch = [&now](Index, Index) { now += 1.0; };
+      t.time_limit_s = k.limit;
+      try {
+        t.fit();
+        FAIL("expected TimeLimitReached");
+      } catch (const TimeLimitReached& e) {
+        const std::string msg = e.what();
+        INFO(msg);
+        CHECK(msg.find(k.where) != std::string::npos);
+        CHECK(msg.find("last.ckpt written") != std::string::npos);
+      }
+      CHECK(now == doctest::Approx(k.limit + 0.5));
+    }
+    const Checkpoint ck = load_checkpoint(b + "/last.ckpt");
+    CHECK(ck.meta_int("epoch") == k.epoch);
+    CHECK(ck.meta_int("batch") == k.batch);
+    Trainer t(small_run(b), train, test);
+    t.out = &sink;
+    t.progress_bar = false;
+    t.load(b + "/last.ckpt", true);
+    t.fit();
+    CHECK(t.network().params() == straight);  // bitwise
+    CHECK(strip_times(slurp(a + "/log.csv")) == strip_times(slurp(b + "/log.csv")));
+  }
+}
+
+TEST_CASE("the time limit leaves room for the test pass after an epoch's last batch") {
+  auto train = std::make_shared<SyntheticDataset>(64, 20, 40, 12, 13);  // 4 batches of 16
+  auto test = std::make_shared<SyntheticDataset>(64, 20, 40, 12, 14);   // 4 test batches
+  std::ostringstream sink;
+  const std::string dir = temp_dir("limit_eval");
+  Trainer t(small_run(dir), train, test);
+  t.out = &sink;
+  t.progress_bar = false;
+  // The clock advances 0.5 s at each reading; fit() reads it three times per batch (the
+  // limit check, the batch's start and end), so a batch measures 0.5 s and batch k's
+  // check reads 0.5 + 1.5 k. Before the last batch (k = 3, at 5.0 s) the estimate is the
+  // batch (0.5 s) plus the test pass, which before the first one is one batch-time per
+  // test batch (4 x 0.5 s): 7.5 s > 7.4 s, so the run stops there. Without that reserve
+  // it would go on (5.5 s).
+  double now = 0;
+  t.elapsed = [&now] { return now += 0.5; };
+  t.time_limit_s = 7.4;
+  CHECK_THROWS_AS(t.fit(), TimeLimitReached);
+  CHECK(t.history().empty());
+  CHECK(load_checkpoint(dir + "/last.ckpt").meta_int("batch") == 3);
+}

@@ -17,6 +17,7 @@
 #include <Eigen/QR>
 
 #include "asrc/core/denormals.hpp"
+#include "asrc/core/memory.hpp"
 #include "asrc/core/random.hpp"
 #include "asrc/layers/readout.hpp"
 #include "asrc/layers/spiking_layer.hpp"
@@ -85,25 +86,22 @@ class Network {
  public:
   explicit Network(const NetworkConfig& cfg) : cfg_(cfg), dropout_rng_(cfg.seed ^ 0xd1b54a32d192ed03ULL) {
     cfg_.validate();
-    Index shared_skip = -1;
-    if (cfg_.recurrence == Recurrence::asrc && cfg_.network_wise)
-      shared_skip = layout_.add("skip_logits", 1, cfg_.skip, ParamGroup::skip);
-    Index in = cfg_.input_size;
-    for (size_t l = 0; l < cfg_.hidden.size(); ++l) {
-      HiddenLayerConfig hc;
-      hc.input_size = in;
-      hc.size = cfg_.hidden[l];
-      hc.bias = cfg_.bias;
-      hc.recurrence = cfg_.recurrence;
-      hc.skip = cfg_.skip;
-      hc.dropout = cfg_.dropout;
-      hc.lif = cfg_.lif;
-      layers_.emplace_back(hc, layout_, "hidden" + std::to_string(l), shared_skip);
-      in = hc.size;
-    }
-    readout_ = std::make_unique<Readout<T>>(in, cfg_.num_classes, cfg_.bias, layout_);
+    build(cfg_, layout_, layers_, readout_);
+    // The parameters and the kernels' transposed copies of the weights.
+    require_memory("Network::Network", str_cat(layout_.size(), " parameters"),
+                   2.0 * double(layout_.size()) * double(sizeof(T)));
     params_.setZero(layout_.size());
     initialize(cfg_.seed);
+  }
+
+  /// The number of parameters a network of `cfg` has, without allocating them.
+  static Index count_params(const NetworkConfig& cfg) {
+    cfg.validate();
+    ParamLayout layout;
+    std::vector<SpikingLayer<T>> layers;
+    std::unique_ptr<Readout<T>> readout;
+    build(cfg, layout, layers, readout);
+    return layout.size();
   }
 
   const NetworkConfig& config() const { return cfg_; }
@@ -267,6 +265,28 @@ class Network {
   const std::vector<double>& spike_rates() const { return spike_rates_; }
 
  private:
+  /// Declare the layers and their parameters into `layout` (nothing is allocated).
+  static void build(const NetworkConfig& cfg, ParamLayout& layout, std::vector<SpikingLayer<T>>& layers,
+                    std::unique_ptr<Readout<T>>& readout) {
+    Index shared_skip = -1;
+    if (cfg.recurrence == Recurrence::asrc && cfg.network_wise)
+      shared_skip = layout.add("skip_logits", 1, cfg.skip, ParamGroup::skip);
+    Index in = cfg.input_size;
+    for (size_t l = 0; l < cfg.hidden.size(); ++l) {
+      HiddenLayerConfig hc;
+      hc.input_size = in;
+      hc.size = cfg.hidden[l];
+      hc.bias = cfg.bias;
+      hc.recurrence = cfg.recurrence;
+      hc.skip = cfg.skip;
+      hc.dropout = cfg.dropout;
+      hc.lif = cfg.lif;
+      layers.emplace_back(hc, layout, "hidden" + std::to_string(l), shared_skip);
+      in = hc.size;
+    }
+    readout = std::make_unique<Readout<T>>(in, cfg.num_classes, cfg.bias, layout);
+  }
+
   struct Workspace {
     Matrix<T> x;
     std::vector<LayerCache<T>> layers;

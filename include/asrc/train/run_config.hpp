@@ -2,6 +2,7 @@
 // The configuration of a training run: every flag of asrc-train, its default, the Table 1
 // presets (spec section 7), command-line parsing, and a key/value form for checkpoints.
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <sstream>
@@ -15,6 +16,25 @@
 #include "asrc/optim/schedule.hpp"
 
 namespace asrc {
+
+/// A decimal number given for flag --`flag`; `where` names the caller in the error.
+inline double parse_number(const std::string& where, const std::string& flag, const std::string& s) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  require(!s.empty() && end == s.c_str() + s.size(), where, "a number for --" + flag, "'" + s + "'");
+  return v;
+}
+
+/// The shortest decimal text that reads back as exactly `v` ("0.1", "0.96", "1e-05"): as a
+/// user would type it, and exact in checkpoints.
+inline std::string shortest_number(double v) {
+  char buf[40];
+  for (int prec = 1; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
 
 struct RunConfig {
   std::string preset;                      ///< name of the Table 1 row it started from
@@ -131,12 +151,7 @@ struct RunConfig {
   /// Every setting as text (for config.txt and checkpoints).
   std::map<std::string, std::string> to_map() const {
     std::map<std::string, std::string> m;
-    auto num = [](double v) {
-      std::ostringstream os;
-      os.precision(17);
-      os << v;
-      return os.str();
-    };
+    auto num = [](double v) { return shortest_number(v); };
     std::string ls;
     for (size_t i = 0; i < layers.size(); ++i) ls += (i ? "," : "") + std::to_string(layers[i]);
     m["preset"] = preset;
@@ -179,12 +194,7 @@ struct RunConfig {
   /// Set one option from its flag name (without "--") and text value.
   void set(const std::string& key, const std::string& value) {
     const std::string w = "RunConfig::set";
-    auto to_d = [&](const std::string& s) {
-      char* end = nullptr;
-      const double v = std::strtod(s.c_str(), &end);
-      require(!s.empty() && end == s.c_str() + s.size(), w, "a number for --" + key, "'" + s + "'");
-      return v;
-    };
+    auto to_d = [&](const std::string& s) { return parse_number(w, key, s); };
     auto to_i = [&](const std::string& s) {
       char* end = nullptr;
       errno = 0;

@@ -64,6 +64,13 @@ struct Interrupted : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Raised by fit() when the next step would pass `Trainer::time_limit_s`: the run stopped
+/// at a batch boundary and wrote a resumable last.ckpt (asrc-train exits with
+/// kExitTimeLimit).
+struct TimeLimitReached : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 /// Set by the SIGINT / SIGTERM handler (or by anyone) to ask a running fit() to stop.
 inline volatile std::sig_atomic_t& stop_requested() {
   static volatile std::sig_atomic_t flag = 0;
@@ -96,6 +103,20 @@ class Trainer {
       require(d->num_classes() == cfg_.num_classes(), "Trainer::Trainer",
               str_cat(cfg_.num_classes(), " classes for task ", cfg_.task), d->num_classes());
     }
+    {
+      // A lower bound of what a training step holds (gradient and Adam's two moments,
+      // one chunk's membranes and spikes, the batch's inputs): refused here with the
+      // numbers rather than by std::bad_alloc in the first batch.
+      double hidden = 0;
+      for (Index h : cfg_.layers) hidden += double(h);
+      const double steps = double(train_->steps()), B = double(cfg_.batch_size);
+      const double bytes = sizeof(float) * (3.0 * double(net_.num_params()) +
+                                            2.0 * steps * std::min(B, double(cfg_.chunk_size)) * hidden +
+                                            steps * B * double(train_->width()));
+      require_memory("Trainer::Trainer", str_cat("training ", net_.num_params(), " parameters on batches of ",
+                                                  cfg_.batch_size, " x ", train_->steps(), " steps"),
+                     bytes);
+    }
     opt_.set_group(ParamGroup::weights, {cfg_.lr, cfg_.wd});
     opt_.set_group(ParamGroup::neuron, {cfg_.lr_neuron, 0.0});
     opt_.set_group(ParamGroup::skip, {cfg_.lr_skip, 0.0});
@@ -115,6 +136,15 @@ class Trainer {
   bool progress_bar = isatty(STDOUT_FILENO);
   /// Called after every batch (tests use it to interrupt a run).
   std::function<void(Index epoch, Index batch)> on_batch;
+  /// Wall-clock budget in seconds, counted by `elapsed` (0: none). Before each batch fit()
+  /// checks that the batch, the checkpoint write and, before an epoch's last batch, the
+  /// test pass still fit; if not, it writes last.ckpt and throws TimeLimitReached.
+  double time_limit_s = 0;
+  /// Seconds elapsed on the budget's clock; by default since this Trainer was built
+  /// (asrc-train counts from the program's start; tests drive it by hand).
+  std::function<double()> elapsed = [start = std::chrono::steady_clock::now()] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
 
   /// Evaluate a dataset in evaluation mode.
   EvalResult evaluate(const Dataset& ds) {
@@ -151,9 +181,16 @@ class Trainer {
             "'" + cfg_.results_dir + "'");
     write_config_file();
     for (; epoch_ < cfg_.epochs; ) {
+      if (stop_requested()) {  // arrived during the last batch or the test pass
+        stop_requested() = 0;
+        throw Interrupted(str_cat("stopped before epoch ", epoch_ + 1, " of ", cfg_.epochs,
+                                  "; last.ckpt is in ", cfg_.results_dir));
+      }
       EpochRecord rec = train_epoch();
+      const double eval_start = elapsed();
       rec.test = evaluate(*test_);
       if (valid_) rec.valid = evaluate(*valid_);
+      eval_seconds_ = elapsed() - eval_start;
       const double select = valid_ ? rec.valid.accuracy : rec.test.accuracy;
       const bool improved = best_epoch_ < 0 || select > best_acc_;
       if (improved) {
@@ -168,8 +205,8 @@ class Trainer {
       apply_schedule(epoch_);
       history_.push_back(rec);
       log_epoch(rec);
-      save(cfg_.results_dir + "/last.ckpt");
-      if (improved) save(cfg_.results_dir + "/best.ckpt");
+      timed_save(cfg_.results_dir + "/last.ckpt");
+      if (improved) timed_save(cfg_.results_dir + "/best.ckpt");
     }
     if (!history_.empty()) {
       const auto& last = history_.back();
@@ -297,6 +334,26 @@ class Trainer {
     partial_ = {};
     const auto t0 = std::chrono::steady_clock::now();
     for (Index bi = first; bi < nb; ++bi) {
+      // Stop requests are honoured between batches: by a signal (after at least one
+      // batch of this epoch) or by the time budget (before any batch that would pass it).
+      const bool by_signal = stop_requested() && bi > first;
+      if (by_signal || out_of_time(bi + 1 == nb)) {
+        next_batch_ = bi;
+        partial_ = {loss_sum, correct, seen,
+                    seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+        if (bi == 0) shuffle_rng_.set_state(epoch_shuffle_state_);  // the epoch has not begun
+        if (progress_bar) *out << "\n";
+        save(cfg_.results_dir + "/last.ckpt");
+        const std::string where =
+            bi == 0 ? str_cat("before epoch ", epoch_ + 1, " of ", cfg_.epochs) : "after " + position(bi - 1);
+        if (by_signal) {
+          stop_requested() = 0;
+          throw Interrupted(str_cat("stopped ", where, "; last.ckpt written in ", cfg_.results_dir));
+        }
+        throw TimeLimitReached(str_cat("time limit of ", time_limit_s, " s: stopped ", where, " at ",
+                                       fmt(elapsed(), 1), " s; last.ckpt written in ", cfg_.results_dir));
+      }
+      const double batch_start = elapsed();
       const Index start = bi * cfg_.batch_size, B = std::min(cfg_.batch_size, N - start);
       std::vector<Index> idx(order.begin() + start, order.begin() + start + B);
       make_batch(*train_, idx, x, y);
@@ -319,16 +376,8 @@ class Trainer {
              << "  acc " << fmt(100.0 * correct / double(seen)) << "%  ETA "
              << fmt(double(N - seen) / std::max(sps, 1e-9), 0) << "s   " << std::flush;
       }
+      batch_seconds_ = std::max(batch_seconds_, elapsed() - batch_start);
       if (on_batch) on_batch(epoch_, bi);
-      if (stop_requested() && bi + 1 < nb) {
-        next_batch_ = bi + 1;
-        partial_ = {loss_sum, correct, seen,
-                    seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
-        if (progress_bar) *out << "\n";
-        save(cfg_.results_dir + "/last.ckpt");
-        stop_requested() = 0;
-        throw Interrupted(str_cat("stopped after ", position(bi), "; last.ckpt written in ", cfg_.results_dir));
-      }
     }
     next_batch_ = 0;
     if (progress_bar) *out << "\r" << std::string(100, ' ') << "\r";
@@ -345,6 +394,29 @@ class Trainer {
       }
     }
     return rec;
+  }
+
+  /// Whether the next batch (with, before an epoch's last batch, the test pass and the
+  /// checkpoint writes after it) would pass the time limit. The estimates are the
+  /// slowest batch and checkpoint write of this process and its last test pass; before
+  /// the first test pass, one training batch per evaluated batch (forward only costs less).
+  bool out_of_time(bool last_batch) const {
+    if (time_limit_s <= 0) return false;
+    double need = batch_seconds_ + save_seconds_;
+    if (last_batch) {
+      double eval = eval_seconds_;
+      if (eval < 0) {
+        const Index n = test_->size() + (valid_ ? valid_->size() : 0);
+        eval = batch_seconds_ * double((n + cfg_.batch_size - 1) / cfg_.batch_size);
+      }
+      need += eval + save_seconds_;  // last.ckpt and possibly best.ckpt
+    }
+    return elapsed() + need > time_limit_s;
+  }
+  void timed_save(const std::string& path) {
+    const double t = elapsed();
+    save(path);
+    save_seconds_ = std::max(save_seconds_, elapsed() - t);
   }
 
   /// Where a batch is, 1-based, for messages.
@@ -460,6 +532,9 @@ class Trainer {
     double seconds = 0;
   } partial_;
   Index next_batch_ = 0;  ///< > 0 while an epoch is interrupted between batches
+  // Time-limit estimates (seconds on `elapsed`): slowest batch, slowest checkpoint write,
+  // last test pass (-1: none yet).
+  double batch_seconds_ = 0, save_seconds_ = 0, eval_seconds_ = -1;
   Index epoch_ = 0;
   double best_acc_ = 0;
   Index best_epoch_ = -1;

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Run one Table 1 row at the paper's protocol (the preset as it is: 200 epochs on
+# (PS-)MNIST, seed 0), or continue it, in docs/results/table1/<row>/.
+#
+#   scripts/reproduce.sh PRESET [asrc-train flags...]
+#   scripts/reproduce.sh smnist-src --threads 1 --time-limit 170
+#   scripts/reproduce.sh smnist-src --valid-split 5000 --row smnist-src-valid5000
+#
+# The folder keeps config.txt, log.csv, log.jsonl, console.txt (appended), last.ckpt and
+# best.ckpt: commit it and anyone can continue the run with the same command. When
+# last.ckpt is there the run resumes from it (only run-time flags such as --threads,
+# --dataset-dir, --time-limit apply then). --row NAME names the folder (default: PRESET).
+# Exit status: asrc-train's (0 done, 75 --time-limit reached, 130 interrupted).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ $# -lt 1 ] || [[ "$1" == -* ]]; then
+  echo "usage: scripts/reproduce.sh PRESET [--row NAME] [asrc-train flags...]" >&2
+  exit 2
+fi
+preset=$1
+shift
+row=$preset
+flags=()
+while [ $# -gt 0 ]; do
+  if [ "$1" == "--row" ]; then
+    [ $# -ge 2 ] || { echo "reproduce.sh: --row needs a name" >&2; exit 2; }
+    row=$2
+    shift 2
+  else
+    flags+=("$1")
+    shift
+  fi
+done
+case "$row" in */* | .* | "") echo "reproduce.sh: a plain folder name for --row, got '$row'" >&2; exit 2 ;; esac
+
+BUILD_DIR=${BUILD_DIR:-build}
+exe="$BUILD_DIR/examples/asrc-train"
+if [ ! -x "$exe" ]; then
+  ./scripts/deps.sh
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD_DIR" -j "$(nproc)" --target asrc-train
+fi
+# MNIST rows read data/mnist unless --dataset-dir says otherwise.
+data=(--dataset-dir data/mnist)
+for f in "${flags[@]}"; do [[ "$f" == --dataset-dir* ]] && data=(); done
+if [ ${#data[@]} -gt 0 ] && [[ "$preset" == *mnist* ]] && [ ! -e data/mnist/t10k-labels-idx1-ubyte ]; then
+  ./scripts/get_mnist.sh data/mnist
+fi
+
+dir="docs/results/table1/$row"
+mkdir -p "$dir"
+if [ -f "$dir/last.ckpt" ]; then
+  cmd=("$exe" --resume "$dir" "${data[@]}" "${flags[@]}")
+else
+  cmd=("$exe" --preset "$preset" --results-dir "$dir" "${data[@]}" "${flags[@]}")
+fi
+echo "+ $(date -u +%Y-%m-%dT%H:%M:%SZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?') ${cmd[*]}" >> "$dir/console.txt"
+# tee -i: a Ctrl-C reaches asrc-train, which finishes its batch and writes last.ckpt;
+# tee must keep reading until then.
+set +e
+"${cmd[@]}" 2>&1 | tee -i -a "$dir/console.txt"
+status=${PIPESTATUS[0]}
+set -e
+exit "$status"
