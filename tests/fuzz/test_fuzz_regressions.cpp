@@ -67,8 +67,8 @@ TEST_CASE("fuzz targets: every seed and regression input is handled") {
 }
 
 // HDF5 is optional: without it this case reports a skip, which ctest shows as "Skipped"
-// (tests/CMakeLists.txt runs the "optional" suite as its own test).
-TEST_SUITE("optional") {
+// (tests/CMakeLists.txt runs each "optional-*" suite as its own test).
+TEST_SUITE("optional-hdf5") {
   TEST_CASE("fuzz targets: fuzz_hdf5 seeds and regressions") {
     const asrc_fuzz::Entry entry = asrc_fuzz::entry_by_name("fuzz_hdf5");
     if (!entry) {
