@@ -2,12 +2,11 @@
 // written here, plus an optional check of the real MNIST files.
 #include <doctest/doctest.h>
 
-#include <cstdio>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
