@@ -360,12 +360,8 @@ TEST_CASE("read_wav: malformed containers") {
 }
 
 TEST_CASE("read_wav: a real Speech Commands clip") {
-  const std::string path =
-      ASRC_SHARED_DIR "/data/speech_commands_v0.01_mini/yes/439c84f4_nohash_1.wav";
-  if (!fs::exists(path)) {
-    MESSAGE("skipped: " << path << " not found");
-    return;
-  }
+  const std::string path = ASRC_SOURCE_DIR "/tests/data/gsc_mini/yes/439c84f4_nohash_1.wav";
+  REQUIRE_MESSAGE(fs::exists(path), "vendored clip missing: " << path);
   const asrc::WavAudio a = asrc::read_wav(path);
   CHECK(a.sample_rate == 16000);
   CHECK(a.samples.size() * 2 + 44 == fs::file_size(path));

@@ -4,7 +4,7 @@
 // A batch of B sequences of T steps with F features is stored time-major as one
 // row-major (T*B) x F matrix: row t*B + b is sample b at step t, so one time
 // step is a contiguous B x F block and a whole-sequence product is a single GEMM.
-#include <Eigen/Core>
+#include "asrc/core/eigen.hpp"
 #include <cstdint>
 
 namespace asrc {

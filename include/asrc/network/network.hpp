@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include <Eigen/QR>
+#include "asrc/core/eigen.hpp"
 
 #include "asrc/core/denormals.hpp"
 #include "asrc/core/memory.hpp"
