@@ -21,6 +21,7 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
+import matplotlib.colors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -95,6 +96,9 @@ def gradient_flow(init, trained, out, what="grad_norm_last_step"):
                 zero = np.nonzero(y <= 0)[0]
                 if len(zero):  # say where it underflowed instead of drawing a cliff silently
                     ax.plot(k[zero[0]], FLOOR, "v", color=COLORS.get(model), ms=5)
+            # Training runs in float: below its smallest normal number, BPTT flushes to 0.
+            ax.axhline(1.17549435e-38, color="0.5", ls=":", lw=0.8,
+                       label="float32 smallest normal" if l == 0 else None)
             ax.grid(True, which="major", alpha=0.3)
             if c == 0:
                 ax.set_ylabel("layer %d\n||dL[T-1]/dU[T-1-k]||" % (l + 1))
@@ -103,8 +107,43 @@ def gradient_flow(init, trained, out, what="grad_norm_last_step"):
             if l == nl - 1:
                 ax.set_xlabel("k: steps back from the last step")
         axes[0][c].legend(fontsize=8, loc="upper right")
-    fig.suptitle("Gradient of the last step's output reaching k steps back (S-MNIST, 784 steps); "
-                 "triangles: fell to 0 (below double's range)", fontsize=10)
+    fig.suptitle("Gradient of the last step's output reaching k steps back (S-MNIST, 784 steps, 64 test "
+                 "images, computed in double; a triangle marks a fall to 0)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print("figures.py: wrote", out)
+
+
+def factors(init, trained, out):
+    """Eq. 5-7's scalar model: mean |dU[T-1]/dU[T-1-k]| per layer (asrc-analyze --factors)."""
+    runs = [(lab, p, "-") for lab, p in init] + [(lab, p, "--") for lab, p in trained]
+    if not runs:
+        fail("expected at least one factors CSV")
+    data = []
+    for lab, p, ls in runs:
+        layers = {}
+        for r in read_csv(p):
+            try:
+                layers.setdefault(int(r["layer"]), []).append((int(r["k"]), float(r["mean_abs"])))
+            except (KeyError, ValueError):
+                fail("expected layer,k,mean_abs,alive_fraction in %s, got %s" % (p, list(r)))
+        data.append((lab, ls, {l: np.array(sorted(v)) for l, v in layers.items()}))
+    nl = max(max(d.keys()) for _, _, d in data) + 1
+    fig, axes = plt.subplots(1, nl, figsize=(4.6 * nl, 4), sharey=True, squeeze=False)
+    for l in range(nl):
+        ax = axes[0][l]
+        for lab, ls, d in data:
+            if l in d:
+                ax.semilogy(d[l][:, 0], np.maximum(d[l][:, 1], FLOOR), ls, lw=0.9,
+                            color=COLORS.get(lab.split()[0]), label=lab)
+        ax.set_title("layer %d" % (l + 1))
+        ax.set_xlabel("k")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("mean over neurons of |dU[T-1]/dU[T-1-k]|")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle("Eq. 5-7 per neuron (own recurrent weight W_rec(i,i) only), on S-MNIST membrane traces; "
+                 "solid: initialisation, dashed: trained", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -137,14 +176,16 @@ def kernels(log, out):
     for l in range(nl):
         ax = axes[0][l]
         m = np.array([r["skip_kernels"][l] for r in recs]).T  # lag x epoch
-        im = ax.imshow(m, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1,
+        # Log colours: a nearly uniform early kernel (p ~ 1/T_lambda) still shows its shape.
+        im = ax.imshow(np.maximum(m, 1e-4), aspect="auto", origin="lower", cmap="viridis",
+                       norm=matplotlib.colors.LogNorm(vmin=1e-4, vmax=1),
                        extent=(epochs[0] - 0.5, epochs[-1] + 0.5, 0.5, K + 0.5))
         ax.plot(epochs, [r["lags"][l] for r in recs], "w.", ms=5)
         ax.set_title("layer %d (final lag %d)" % (l + 1, recs[-1]["lags"][l]))
         ax.set_xlabel("epoch")
         if l == 0:
             ax.set_ylabel("lag j (1..T_lambda)")
-    fig.colorbar(im, ax=axes[0].tolist(), label="p_j = softmax(w / tau)_j")
+    fig.colorbar(im, ax=axes[0].tolist(), label="p_j = softmax(w / tau)_j (log scale, below 1e-4 clipped)")
     fig.suptitle("ASRC lag kernels during training (white dots: argmax lag); %s" % os.path.relpath(log, ROOT)
                  if os.path.isabs(log) else "ASRC lag kernels during training (white dots: argmax lag); %s" % log,
                  fontsize=9)
@@ -221,7 +262,7 @@ def everything(args):
 
     init = [(m, os.path.join(data, "gradflow-smnist-%s-init.csv" % m.lower())) for m in ("RSNN", "SRC", "ASRC")]
     trained = []
-    for m, label in (("rsnn", "RSNN (short run, see README)"), ("src", "SRC (15 epochs)"),
+    for m, label in (("rsnn", "RSNN (3 epochs of 8,192 samples; at chance)"), ("src", "SRC (15 epochs)"),
                      ("asrc", "ASRC (7 epochs)")):
         p = os.path.join(data, "gradflow-smnist-%s-trained.csv" % m)
         if os.path.exists(p):
@@ -231,11 +272,18 @@ def everything(args):
         gradient_flow(init, trained, os.path.join(outdir, "gradient-flow.png"))
     else:
         print("figures.py: no gradient-flow CSVs in %s: gradient-flow.png not drawn" % data)
+    fi = [(m, os.path.join(data, "factors-smnist-%s-init.csv" % m.lower())) for m in ("RSNN", "SRC", "ASRC")]
+    ft = [(m + " trained", os.path.join(data, "factors-smnist-%s-trained.csv" % m.lower())) for m in ("RSNN", "SRC", "ASRC")]
+    fi = [(m, p) for m, p in fi if os.path.exists(p)]
+    ft = [(m, p) for m, p in ft if os.path.exists(p)]
+    if fi or ft:
+        factors(fi, ft, os.path.join(outdir, "gradient-factors.png"))
     log = os.path.join(res, "smnist-asrc-7ep", "log.jsonl")
     if os.path.exists(log):
         kernels(log, os.path.join(outdir, "kernels.png"))
     logs = [(lab, os.path.join(res, d, "log.csv")) for lab, d in
-            (("ASRC T_lambda=41, 7 epochs", "smnist-asrc-7ep"), ("SRC lambda=16, 15 epochs", "smnist-src-15ep"))]
+            (("ASRC T_lambda=41, 7 epochs", "smnist-asrc-7ep"), ("SRC lambda=16, 15 epochs", "smnist-src-15ep"),
+             ("RSNN, 3 epochs of 8,192 samples", "smnist-rsnn-3ep"))]
     logs = [(lab, p) for lab, p in logs if os.path.exists(p)]
     if logs:
         accuracy(logs, os.path.join(outdir, "accuracy.png"))

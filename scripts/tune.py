@@ -175,8 +175,9 @@ def write_results(study, args, fixed, use_valid):
     cmd = ["build/examples/asrc-train"] + [a for a in fixed if a] + \
         sum((["--" + k, flag_value(v)] for k, v in b.params.items()), [])
     with open(os.path.join(args.out, "best_command.txt"), "w") as f:
-        f.write("# best of %d finished trials (trial %d, %s accuracy %.2f%%, %s epoch)\n"
-                % (len(done), b.number, "validation" if use_valid else "test", b.value, args.objective))
+        pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in trials)
+        f.write("# best of %d completed trials (%d more pruned): trial %d, %s accuracy %.2f%% (%s epoch)\n"
+                % (len(done), pruned, b.number, "validation" if use_valid else "test", b.value, args.objective))
         f.write(" ".join(shlex.quote(c) for c in cmd) + "\n")
     print("tune.py: wrote %s and %s/best_command.txt; best trial %d: %.2f%% with %s"
           % (path, args.out, b.number, b.value, " ".join("--%s %s" % (k, flag_value(v)) for k, v in b.params.items())))

@@ -226,3 +226,18 @@ TEST_CASE("gradient flow recorders refuse reads outside what they recorded") {
                        std::invalid_argument);
   CHECK_THROWS_AS(GradientFlowRecorder<float>(0), std::invalid_argument);
 }
+
+TEST_CASE("gradient flow norms below 1e-154 (whose squares underflow) are kept") {
+  GradientFlowRecorder<double> rec(1);
+  rec.begin(4, 2, 2, 2);
+  Matrix<double> a(4, 3), b(4, 3);  // 2 steps x 2 sequences per chunk
+  a.setConstant(3e-200);
+  b.setConstant(4e-200);
+  b.row(2).setConstant(0.0);  // step 1 of chunk 1 is zero
+  b.row(3).setConstant(0.0);
+  rec.backward_layer(0, 0, 0, 2, a);
+  rec.backward_layer(0, 1, 2, 2, b);
+  rec.end();
+  CHECK(rec.norm(0, 0) == doctest::Approx(std::sqrt(6 * 9.0 + 6 * 16.0) * 1e-200).epsilon(1e-12));
+  CHECK(rec.norm(0, 1) == doctest::Approx(std::sqrt(6 * 9.0) * 1e-200).epsilon(1e-12));
+}

@@ -39,38 +39,58 @@ class GradientFlowRecorder : public NetworkObserver<T> {
 
   void begin(Index batch, Index steps, Index chunk_size, Index chunks) override {
     steps_ = steps;
-    chunk_.assign(size_t(chunks), std::vector<double>(layers_ * size_t(steps), 0.0));
+    chunk_.assign(size_t(chunks), std::vector<ScaledSq>(layers_ * size_t(steps)));
   }
   void top_gradient(Index ci, Index Bc, Matrix<T>& dS) override {
     if (last_only_) dS.topRows(dS.rows() - Bc).setZero();
   }
   void backward_layer(size_t l, Index ci, Index b0, Index Bc, const Matrix<T>& G) override {
     require(l < layers_, "GradientFlowRecorder::backward_layer", str_cat("a layer < ", layers_), l);
-    double* out = chunk_[size_t(ci)].data() + l * size_t(steps_);
-    for (Index t = 0; t < steps_; ++t)
-      out[t] = G.middleRows(t * Bc, Bc).template cast<double>().squaredNorm();
+    // Kept as (scale, sum of (x / scale)^2), as LAPACK's nrm2 does: the squares of
+    // gradients below 1e-154 would underflow (and are flushed to 0 in this thread).
+    ScaledSq* out = chunk_[size_t(ci)].data() + l * size_t(steps_);
+    for (Index t = 0; t < steps_; ++t) {
+      const auto g = G.middleRows(t * Bc, Bc).template cast<double>();
+      const double m = g.cwiseAbs().maxCoeff();
+      out[t] = m > 0 ? ScaledSq{m, (g / m).squaredNorm()} : ScaledSq{};
+    }
   }
   void end() override {
-    sq_.assign(layers_ * size_t(steps_), 0.0);
-    for (const auto& c : chunk_)
-      for (size_t i = 0; i < sq_.size(); ++i) sq_[i] += c[i];
+    norm_.assign(layers_ * size_t(steps_), 0.0);
+    for (size_t i = 0; i < norm_.size(); ++i) {
+      ScaledSq acc;
+      for (const auto& c : chunk_) acc.add(c[i]);
+      norm_[i] = acc.scale * std::sqrt(acc.ssq);
+    }
   }
 
   Index steps() const { return steps_; }
   size_t layers() const { return layers_; }
   /// ||dL/dU^l[t]|| of the last backward pass.
   double norm(size_t l, Index t) const {
-    require(l < layers_ && t >= 0 && t < steps_ && !sq_.empty(), "GradientFlowRecorder::norm",
+    require(l < layers_ && t >= 0 && t < steps_ && !norm_.empty(), "GradientFlowRecorder::norm",
             str_cat("a recorded layer < ", layers_, " and step < ", steps_), str_cat(l, ", ", t));
-    return std::sqrt(sq_[l * size_t(steps_) + size_t(t)]);
+    return norm_[l * size_t(steps_) + size_t(t)];
   }
 
  private:
   size_t layers_;
   bool last_only_;
   Index steps_ = 0;
-  std::vector<std::vector<double>> chunk_;  // [chunk][l * steps + t]: sums of squares
-  std::vector<double> sq_;
+  struct ScaledSq {
+    double scale = 0, ssq = 0;  // the sum of squares is scale^2 * ssq
+    void add(const ScaledSq& o) {
+      if (o.scale == 0) return;
+      if (o.scale > scale) {
+        ssq = o.ssq + ssq * (scale / o.scale) * (scale / o.scale);
+        scale = o.scale;
+      } else {
+        ssq += o.ssq * (o.scale / scale) * (o.scale / scale);
+      }
+    }
+  };
+  std::vector<std::vector<ScaledSq>> chunk_;  // [chunk][l * steps + t]
+  std::vector<double> norm_;
 };
 
 template <typename T>
