@@ -7,14 +7,15 @@
 # Each value runs in OUT/<flag>-<value>/ (asrc-train's --results-dir). Resumable: a value
 # whose log.csv already has all its epochs is skipped, one with a last.ckpt is continued
 # with `asrc-train --resume`, any other starts afresh. After every value, OUT/results.csv
-# is rewritten: value,status,epochs_done,epochs,best_acc,best_epoch,last_acc,dir
+# is rewritten: value,status,epochs_done,epochs,best_acc,best_epoch,last_acc,dir (best_epoch
+# counts from 0, as in log.csv)
 # (status: done | failed (exit N) | incomplete). Exit status 0 when every value is done.
 #
 # --train PROGRAM   the trainer (default build/examples/asrc-train)
 # --collect-only    only rewrite results.csv from what is in OUT
 set -euo pipefail
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 die() { echo "sweep.sh: error: $*" >&2; exit 2; }
 
 here=$(cd "$(dirname "$0")/.." && pwd)
