@@ -37,7 +37,8 @@ void print_help() {
       "  With --checkpoint its config.* meta rebuilds the model; only --dataset-dir,\n"
       "  --threads and --chunk-size may change. --precision double (default) keeps\n"
       "  gradients that fall below float's range (1e-38) visible.\n"
-      "  CSV (--out, default stdout): layer,t,k,grad_norm,grad_norm_last_step with k = T-1-t;\n"
+      "  CSV (--out, default stdout): layer,t,k,grad_norm,grad_norm_last_step with k = T-1-t\n"
+      "  (layers and steps count from 0 in the CSVs, layers from 1 in the summary);\n"
       "  grad_norm = ||dL/dU[t]|| (Frobenius over samples and neurons, L = mean loss),\n"
       "  grad_norm_last_step = the same for the last step's output alone (dL[T-1]/dU[t]).\n"
       "  --factors: layer,k,mean_abs,alive_fraction of the scalar model of Eq. 5-7,\n"
@@ -136,7 +137,7 @@ int gradient_flow(const RunConfig& cfg, const FlowOptions& o, const Checkpoint* 
                cfg.model.c_str(), ckpt ? o.checkpoint.c_str() : "fresh initialisation", long(B), long(steps),
                loss, 100.0 * double(correct) / double(B), net.tau());
   for (size_t l = 0; l < L; ++l) {
-    std::fprintf(stderr, "  layer %zu: ||dL[T-1]/dU[T-1-k]||", l);
+    std::fprintf(stderr, "  layer %zu: ||dL[T-1]/dU[T-1-k]||", l + 1);
     for (Index k : {Index(0), Index(10), Index(100), Index(300), steps - 1})
       if (k < steps) std::fprintf(stderr, "  k=%ld: %.3g", long(k), last.norm(l, steps - 1 - k));
     std::fprintf(stderr, "\n");
