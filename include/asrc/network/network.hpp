@@ -89,6 +89,7 @@ struct StreamState {
 /// writes only to storage of its own chunk `ci` (begin() gives the chunk count) and
 /// reduces in end(), in chunk order, to stay independent of the thread count.
 /// All matrices are time-major for the chunk: row t*Bc + i is sequence b0 + i at step t.
+/// forward() calls begin(), forward_layer() and end(); forward_backward() all five.
 template <typename T>
 class NetworkObserver {
  public:
@@ -101,7 +102,7 @@ class NetworkObserver {
                              const Matrix<T>& S) {}
   /// dL/ds_t of the top hidden layer as the readout wrote it (the same block at every
   /// step), before backward runs. The observer may change it: keeping only the last
-  /// step gives the gradient of the last step's output alone (Eq. 5-8's dL[T]/dU[t]).
+  /// step gives the gradient of the last step's output alone (dL[T-1]/dU[t], Eq. 5-8).
   /// The parameter gradient then belongs to that changed loss.
   virtual void top_gradient(Index ci, Index Bc, Matrix<T>& dS) {}
   /// After hidden layer l's backward on chunk ci: G = dL/dv_t (= dL/dI_t, since
