@@ -20,17 +20,28 @@ struct ReferenceRun {
   std::vector<std::vector<std::vector<T>>> reset_spikes;  // [layer][b][t*H + h]
 };
 
+/// A perturbation of one input current: I^layer_t(b, h) += eps (for finite differences
+/// of dL/dI_t = dL/dU[t], the per-step gradients of asrc/analysis/gradient_flow.hpp).
+template <typename T>
+struct CurrentDelta {
+  size_t layer = 0;
+  Index b = 0, t = 0, h = 0;
+  T eps = 0;
+};
+
 /// Forward of the network `cfg` with parameters `p` (layout of Network<double>(cfg)).
 /// The lag coefficients follow recurrence.hpp (softmax(w / tau) for ASRC in training,
 /// computed here in T); masks[l] is B x H or empty.
-/// If `frozen` is given, its spikes replace s_t inside the reset term.
+/// If `frozen` is given, its spikes replace s_t inside the reset term; `delta` adds a
+/// perturbation to one input current.
 template <typename T, typename P>
 ReferenceRun<T> reference_forward(const NetworkConfig& cfg, const ParamLayout& layout,
                                   const Vector<P>& p, const Matrix<double>& x, Index B,
                                   const std::vector<int>& labels,
                                   double tau, bool training,
                                   const std::vector<Matrix<double>>& masks,
-                                  const ReferenceRun<T>* frozen = nullptr) {
+                                  const ReferenceRun<T>* frozen = nullptr,
+                                  const CurrentDelta<T>* delta = nullptr) {
   const Index steps = x.rows() / B;
   auto W = [&](const std::string& name, Index i, Index j) -> T {
     const auto& e = layout.entry(layout.find(name));
@@ -89,7 +100,8 @@ ReferenceRun<T> reference_forward(const NetworkConfig& cfg, const ParamLayout& l
             for (Index k = 0; k < H; ++k)
               rec += c[j - 1] * W(pre + ".recurrent", h, k) * s[size_t(t) - j][size_t(k)];
           }
-          const T v = d * vp[size_t(h)] + (rec + a);
+          T v = d * vp[size_t(h)] + (rec + a);
+          if (delta && delta->layer == l && delta->b == b && delta->t == t && delta->h == h) v += delta->eps;
           const T sp = spike_value<T>(cfg.lif.surrogate, cfg.lif.spike_fn, v - theta);
           s[size_t(t)][size_t(h)] = sp;
           const T sr = frozen ? frozen->reset_spikes[l][size_t(b)][size_t(t * H + h)] : sp;

@@ -81,6 +81,38 @@ struct StreamState {
   Matrix<T> scratch;
 };
 
+/// Optional observer of a network's passes, for analysis (asrc/analysis/gradient_flow.hpp
+/// and `asrc-analyze gradient-flow`). Install with Network::set_observer(); without one
+/// the network does no extra work (one null test per chunk and layer) and its results
+/// are bitwise the same as with an observer that changes nothing.
+///
+/// The per-chunk callbacks run concurrently, one OpenMP thread per chunk, so an observer
+/// writes only to storage of its own chunk `ci` (begin() gives the chunk count) and
+/// reduces in end(), in chunk order, to stay independent of the thread count.
+/// All matrices are time-major for the chunk: row t*Bc + i is sequence b0 + i at step t.
+/// forward() calls begin(), forward_layer() and end(); forward_backward() all five.
+template <typename T>
+class NetworkObserver {
+ public:
+  virtual ~NetworkObserver() = default;
+  /// Before any chunk runs (serial): batch size, steps, chunk size and count.
+  virtual void begin(Index batch, Index steps, Index chunk_size, Index chunks) {}
+  /// After hidden layer l's forward on chunk ci: V = membrane v_t before reset (Eq. 1,
+  /// the paper's U[t]), S = spikes s_t (Eq. 2), both (steps*Bc) x H.
+  virtual void forward_layer(size_t l, Index ci, Index b0, Index Bc, const Matrix<T>& V,
+                             const Matrix<T>& S) {}
+  /// dL/ds_t of the top hidden layer as the readout wrote it (the same block at every
+  /// step), before backward runs. The observer may change it: keeping only the last
+  /// step gives the gradient of the last step's output alone (dL[T-1]/dU[t], Eq. 5-8).
+  /// The parameter gradient then belongs to that changed loss.
+  virtual void top_gradient(Index ci, Index Bc, Matrix<T>& dS) {}
+  /// After hidden layer l's backward on chunk ci: G = dL/dv_t (= dL/dI_t, since
+  /// v_t = d v'_{t-1} + I_t), (steps*Bc) x H; with dropout in training, times the mask.
+  virtual void backward_layer(size_t l, Index ci, Index b0, Index Bc, const Matrix<T>& G) {}
+  /// After every chunk (serial).
+  virtual void end() {}
+};
+
 template <typename T>
 class Network {
  public:
@@ -261,6 +293,10 @@ class Network {
     return out;
   }
 
+  /// Install (or with nullptr remove) an observer of forward and backward; not owned.
+  void set_observer(NetworkObserver<T>* observer) { observer_ = observer; }
+  NetworkObserver<T>* observer() const { return observer_; }
+
   /// Fraction of spikes per hidden layer in the last forward pass (whole batch).
   const std::vector<double>& spike_rates() const { return spike_rates_; }
 
@@ -362,6 +398,8 @@ class Network {
     if (logits_out) logits_out->resize(batch, cfg_.num_classes);
     if (grad_input) grad_input->resize(x.rows(), x.cols());
 
+    NetworkObserver<T>* const obs = observer_;
+    if (obs) obs->begin(batch, steps, C, nchunks);
     std::vector<std::string> errors(static_cast<size_t>(nchunks));
 #pragma omp parallel for schedule(static) num_threads(nthreads)
     for (Index ci = 0; ci < nchunks; ++ci) {
@@ -381,6 +419,7 @@ class Network {
           layers_[l].forward(layout_, params_, in, Bc, use_dropout ? &chunk_masks[l] : nullptr,
                              coeff[l], kernel_choice(l), w.layers[l]);
           chunk_spikes_[size_t(ci) * L + l] = static_cast<double>(w.layers[l].S.sum());
+          if (obs) obs->forward_layer(l, ci, b0, Bc, w.layers[l].V, w.layers[l].S);
         }
         Readout<T>::counts(w.layers.back().S, Bc, w.counts);
         readout_->logits(layout_, params_, w.counts, steps, !training_ && cfg_.kernels != KernelPolicy::dense, w.logits);
@@ -392,12 +431,14 @@ class Network {
         g.setZero(layout_.size());
         std::vector<std::vector<T>> gcoeff(L);
         readout_->backward(layout_, params_, w.counts, w.glogits, steps, g, w.layers.back().G);
+        if (obs) obs->top_gradient(ci, Bc, w.layers.back().G);
         for (size_t l = L; l-- > 0;) {
           gcoeff[l].assign(coeff[l].size(), T(0));
           const Matrix<T>& in = l == 0 ? w.x : w.layers[l - 1].S;
           Matrix<T>* gin = l > 0 ? &w.layers[l - 1].G : (grad_input ? &w.gx : nullptr);
           layers_[l].backward(layout_, params_, in, Bc, use_dropout ? &chunk_masks[l] : nullptr,
                               coeff[l], kernel_choice(l), w.layers[l], g, gin, gcoeff[l]);
+          if (obs) obs->backward_layer(l, ci, b0, Bc, w.layers[l].G);
         }
         add_skip_grad(coeff, gcoeff, g);
         if (grad_input)
@@ -409,6 +450,7 @@ class Network {
     }
     for (const auto& e : errors)
       if (!e.empty()) throw std::invalid_argument(e);
+    if (obs) obs->end();
 
     spike_rates_.assign(L, 0.0);
     for (size_t l = 0; l < L; ++l) {
@@ -457,6 +499,7 @@ class Network {
   std::vector<Vector<T>> chunk_grad_;
   std::vector<double> chunk_loss_, chunk_spikes_;
   std::vector<double> spike_rates_;
+  NetworkObserver<T>* observer_ = nullptr;
 };
 
 }  // namespace asrc

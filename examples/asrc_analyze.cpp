@@ -1,0 +1,254 @@
+// asrc-analyze: the paper's analysis (section 3.2, Fig. 5, Table 4) measured on real runs.
+//
+//   asrc-analyze gradient-flow --model-version SRC --dataset-dir data/mnist --out g.csv
+//   asrc-analyze gradient-flow --checkpoint docs/results/smnist-src-15ep/best.ckpt --out g.csv
+//   asrc-analyze kernels docs/results/smnist-asrc-7ep/log.jsonl --out kernels.csv
+//   asrc-analyze kernels docs/results/smnist-asrc-7ep/best.ckpt
+//
+// gradient-flow writes, per layer and step, ||dL/dU[t]|| for the training loss and for
+// the last step's output alone (asrc/analysis/gradient_flow.hpp), and with --factors the
+// Eq. 5-7 scalar products averaged over neurons. kernels writes the ASRC softmax kernels
+// of every layer, per epoch of a run's log.jsonl or from one checkpoint, and prints the
+// argmax lags (Table 4).
+#include <asrc/analysis/gradient_flow.hpp>
+#include <asrc/analysis/run_log.hpp>
+#include <asrc/asrc.hpp>
+#include <asrc/train/tasks.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+using namespace asrc;
+
+namespace {
+
+void print_help() {
+  std::printf(
+      "usage: asrc-analyze gradient-flow [--checkpoint CKPT] [asrc-train model/data flags]\n"
+      "                    [--samples N] [--split test|train] [--precision double|float]\n"
+      "                    [--out FILE.csv] [--factors FILE.csv]\n"
+      "       asrc-analyze kernels RUN_DIR|log.jsonl|CHECKPOINT [--out FILE.csv]\n\n"
+      "gradient-flow: forward and BPTT on the first N samples (default 64) of the split,\n"
+      "  in training mode (ASRC: softmax kernel at the checkpoint's tau, 1 when fresh),\n"
+      "  dropout off. Without --checkpoint the network is a fresh initialisation built from\n"
+      "  the asrc-train flags (--preset, --model-version, --layers, --skip, --seed, ...).\n"
+      "  With --checkpoint its config.* meta rebuilds the model; only --dataset-dir,\n"
+      "  --threads and --chunk-size may change. --precision double (default) keeps\n"
+      "  gradients that fall below float's range (1e-38) visible.\n"
+      "  CSV (--out, default stdout): layer,t,k,grad_norm,grad_norm_last_step with k = T-1-t\n"
+      "  (layers and steps count from 0 in the CSVs, layers from 1 in the summary);\n"
+      "  grad_norm = ||dL/dU[t]|| (Frobenius over samples and neurons, L = mean loss),\n"
+      "  grad_norm_last_step = the same for the last step's output alone (dL[T-1]/dU[t]).\n"
+      "  --factors: layer,k,mean_abs,alive_fraction of the scalar model of Eq. 5-7,\n"
+      "  dU[T-1]/dU[T-1-k] per neuron with its own recurrent weight W_rec(i,i).\n"
+      "kernels: CSV epoch,layer,lag,p (from a log: every epoch; from a checkpoint: its\n"
+      "  epoch, p = softmax(w / tau) at its tau), then the argmax lags per layer on stderr.\n");
+}
+
+struct FlowOptions {
+  std::string checkpoint, out, factors, split = "test", precision = "double";
+  Index samples = 64;
+};
+
+std::ostream& open_out(const std::string& path, std::ofstream& f) {
+  if (path.empty() || path == "-") return std::cout;
+  f.open(path);
+  require(bool(f), "asrc-analyze", "a writable --out file", path);
+  return f;
+}
+
+template <typename T>
+int gradient_flow(const RunConfig& cfg, const FlowOptions& o, const Checkpoint* ckpt,
+                  const Dataset& ds) {
+  NetworkConfig nc = cfg.network_config();
+  nc.dropout = 0.0;  // the analysis is of the recurrence, not of one dropout draw
+  Network<T> net(nc);
+  if (ckpt) {
+    for (const auto& e : net.layout().entries())
+      view(net.params(), e) = ckpt->template tensor<T>("param." + e.name, e.rows, e.cols);
+    net.set_tau(ckpt->meta_number("tau"));
+  }
+  net.set_training(true);
+  const Index B = std::min<Index>(o.samples, ds.size());
+  std::vector<Index> idx(static_cast<size_t>(B));
+  for (Index i = 0; i < B; ++i) idx[size_t(i)] = i;
+  Matrix<T> x;
+  std::vector<int> labels;
+  make_batch(ds, idx, x, labels);
+  const Index steps = ds.steps();
+  const size_t L = nc.hidden.size();
+
+  GradientFlowRecorder<T> full(L, false), last(L, true);
+  TemporalFactorRecorder<T> factors(net);
+  // One observer for the first pass: the exact norms and the scalar model together.
+  struct Both : NetworkObserver<T> {
+    GradientFlowRecorder<T>* g;
+    TemporalFactorRecorder<T>* f;
+    void begin(Index n, Index s, Index cs, Index ch) override { g->begin(n, s, cs, ch); f->begin(n, s, cs, ch); }
+    void forward_layer(size_t l, Index ci, Index b0, Index Bc, const Matrix<T>& V, const Matrix<T>& S) override {
+      f->forward_layer(l, ci, b0, Bc, V, S);
+    }
+    void backward_layer(size_t l, Index ci, Index b0, Index Bc, const Matrix<T>& G) override {
+      g->backward_layer(l, ci, b0, Bc, G);
+    }
+    void end() override { g->end(); f->end(); }
+  } both;
+  both.g = &full;
+  both.f = &factors;
+  Vector<T> grad;
+  Matrix<T> logits;
+  net.set_observer(&both);
+  const double loss = net.forward_backward(x, B, labels, grad, nullptr, &logits);
+  net.set_observer(&last);
+  net.forward_backward(x, B, labels, grad);
+  net.set_observer(nullptr);
+  Index correct = 0;
+  for (Index b = 0; b < B; ++b) {
+    Index k;
+    logits.row(b).maxCoeff(&k);
+    correct += k == labels[size_t(b)];
+  }
+
+  std::ofstream f;
+  std::ostream& out = open_out(o.out, f);
+  out << "layer,t,k,grad_norm,grad_norm_last_step\n";
+  char buf[160];
+  for (size_t l = 0; l < L; ++l)
+    for (Index t = 0; t < steps; ++t) {
+      std::snprintf(buf, sizeof buf, "%zu,%ld,%ld,%.6e,%.6e\n", l, long(t), long(steps - 1 - t),
+                    full.norm(l, t), last.norm(l, t));
+      out << buf;
+    }
+  if (!o.factors.empty()) {
+    std::ofstream ff(o.factors);
+    require(bool(ff), "asrc-analyze", "a writable --factors file", o.factors);
+    ff << "layer,k,mean_abs,alive_fraction\n";
+    for (size_t l = 0; l < L; ++l)
+      for (Index k = 0; k < steps; ++k) {
+        std::snprintf(buf, sizeof buf, "%zu,%ld,%.6e,%.6f\n", l, long(k), factors.mean_abs(l, k),
+                      factors.alive_fraction(l, k));
+        ff << buf;
+      }
+  }
+  // Summary: how much of the last step's gradient reaches back k steps.
+  std::fprintf(stderr, "asrc-analyze: %s %s, %ld samples of %ld steps, loss %.4f, accuracy %.1f%%, tau %g\n",
+               cfg.model.c_str(), ckpt ? o.checkpoint.c_str() : "fresh initialisation", long(B), long(steps),
+               loss, 100.0 * double(correct) / double(B), net.tau());
+  for (size_t l = 0; l < L; ++l) {
+    std::fprintf(stderr, "  layer %zu: ||dL[T-1]/dU[T-1-k]||", l + 1);
+    for (Index k : {Index(0), Index(10), Index(100), Index(300), steps - 1})
+      if (k < steps) std::fprintf(stderr, "  k=%ld: %.3g", long(k), last.norm(l, steps - 1 - k));
+    std::fprintf(stderr, "\n");
+  }
+  return 0;
+}
+
+int gradient_flow_main(const std::vector<std::pair<std::string, std::string>>& opts) {
+  RunConfig cfg = make_preset("smnist-asrc");
+  cfg.preset.clear();
+  FlowOptions o;
+  for (const auto& [k, v] : opts)
+    if (k == "preset") cfg = make_preset(v);
+  std::vector<std::pair<std::string, std::string>> train_flags;
+  for (const auto& [k, v] : opts) {
+    if (k == "preset") continue;
+    if (k == "checkpoint") o.checkpoint = v;
+    else if (k == "out") o.out = v;
+    else if (k == "factors") o.factors = v;
+    else if (k == "split") o.split = v;
+    else if (k == "precision") o.precision = v;
+    else if (k == "samples") {
+      char* end = nullptr;
+      o.samples = std::strtol(v.c_str(), &end, 10);
+      require(!v.empty() && *end == '\0' && o.samples >= 1, "asrc-analyze", "--samples N >= 1", v);
+    }
+    else train_flags.emplace_back(k, v);
+  }
+  require(o.split == "test" || o.split == "train", "asrc-analyze", "--split test|train", o.split);
+  require(o.precision == "double" || o.precision == "float", "asrc-analyze", "--precision double|float", o.precision);
+  Checkpoint ckpt;
+  std::vector<int> perm;
+  if (!o.checkpoint.empty()) {
+    ckpt = load_checkpoint(o.checkpoint);
+    std::map<std::string, std::string> m;
+    for (const auto& [k, v] : ckpt.meta)
+      if (k.rfind("config.", 0) == 0) m[k.substr(7)] = v;
+    cfg = RunConfig::from_map(m);
+    for (const auto& [k, v] : train_flags) {
+      require(k == "dataset-dir" || k == "threads" || k == "chunk-size", "asrc-analyze",
+              "only --dataset-dir, --threads, --chunk-size with --checkpoint (the model is the checkpoint's)",
+              "--" + k);
+      cfg.set(k, v);
+    }
+    if (ckpt.has_ints("permutation"))
+      for (auto p : ckpt.ints_at("permutation")) perm.push_back(int(p));
+  } else {
+    for (const auto& [k, v] : train_flags) cfg.set(k, v);
+  }
+  // Only the first N samples of one split are read.
+  cfg.valid_split = 0;
+  cfg.limit_test = o.split == "test" ? o.samples : 1;
+  cfg.limit_train = o.split == "train" ? o.samples : 1;
+  cfg.validate();
+  const TaskData data = load_task(cfg, perm.empty() ? nullptr : &perm);
+  const Dataset& ds = o.split == "test" ? *data.test : *data.train;
+  const Checkpoint* cp = o.checkpoint.empty() ? nullptr : &ckpt;
+  return o.precision == "double" ? gradient_flow<double>(cfg, o, cp, ds) : gradient_flow<float>(cfg, o, cp, ds);
+}
+
+int kernels_main(const std::string& path, const std::vector<std::pair<std::string, std::string>>& opts) {
+  std::string out_path;
+  for (const auto& [k, v] : opts) {
+    require(k == "out", "asrc-analyze", "--out FILE.csv after kernels PATH", "--" + k);
+    out_path = v;
+  }
+  const std::vector<KernelRecord> recs = read_skip_kernels(path);
+  std::ofstream f;
+  std::ostream& out = open_out(out_path, f);
+  out << "epoch,layer,lag,p\n";
+  char buf[96];
+  for (const auto& r : recs)
+    for (size_t l = 0; l < r.kernels.size(); ++l)
+      for (size_t j = 0; j < r.kernels[l].size(); ++j) {
+        std::snprintf(buf, sizeof buf, "%ld,%zu,%zu,%.6g\n", long(r.epoch), l, j + 1, r.kernels[l][j]);
+        out << buf;
+      }
+  const KernelRecord& final_rec = recs.back();
+  std::fprintf(stderr, "asrc-analyze: %zu epoch(s); argmax lags at epoch %ld (Table 4):", recs.size(),
+               long(final_rec.epoch));
+  for (size_t l = 0; l < final_rec.lags.size(); ++l)
+    std::fprintf(stderr, "  layer %zu: %ld (p %.3f)", l + 1, long(final_rec.lags[l]),
+                 final_rec.kernels[l][size_t(final_rec.lags[l] - 1)]);
+  std::fprintf(stderr, "\n");
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_help();
+    return args.empty() ? 2 : 0;
+  }
+  const std::string cmd = args[0];
+  if (cmd == "gradient-flow")
+    return gradient_flow_main(split_command_line(std::vector<std::string>(args.begin() + 1, args.end())));
+  if (cmd == "kernels") {
+    require(args.size() >= 2 && args[1].rfind("--", 0) != 0, "asrc-analyze", "kernels RUN_DIR|log.jsonl|CHECKPOINT",
+            args.size() >= 2 ? args[1] : std::string("nothing"));
+    return kernels_main(args[1], split_command_line(std::vector<std::string>(args.begin() + 2, args.end())));
+  }
+  fail_expected("asrc-analyze", "a command gradient-flow|kernels (see --help)", cmd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "asrc-analyze: error: " << e.what() << std::endl;
+    return 2;
+  }
+}
