@@ -172,10 +172,7 @@ int gradient_flow_main(const std::vector<std::pair<std::string, std::string>>& o
   std::vector<int> perm;
   if (!o.checkpoint.empty()) {
     ckpt = load_checkpoint(o.checkpoint);
-    std::map<std::string, std::string> m;
-    for (const auto& [k, v] : ckpt.meta)
-      if (k.rfind("config.", 0) == 0) m[k.substr(7)] = v;
-    cfg = RunConfig::from_map(m);
+    cfg = run_config_of(ckpt, o.checkpoint);
     for (const auto& [k, v] : train_flags) {
       require(k == "dataset-dir" || k == "threads" || k == "chunk-size", "asrc-analyze",
               "only --dataset-dir, --threads, --chunk-size with --checkpoint (the model is the checkpoint's)",

@@ -76,10 +76,7 @@ int run(int argc, char** argv) {
 
   // The run's configuration is stored in the checkpoint as config.* entries.
   const Checkpoint c = load_checkpoint(ckpt);
-  std::map<std::string, std::string> m;
-  for (const auto& [k, v] : c.meta)
-    if (k.rfind("config.", 0) == 0) m[k.substr(7)] = v;
-  RunConfig cfg = RunConfig::from_map(m);
+  RunConfig cfg = run_config_of(c, ckpt);
   require(cfg.task == "smnist" || cfg.task == "psmnist", kWhere,
           "a checkpoint of an S-MNIST or PS-MNIST run", "task '" + cfg.task + "' in " + ckpt);
   cfg.validate();

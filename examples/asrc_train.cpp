@@ -107,12 +107,7 @@ bool is_runtime_flag(const std::string& k, bool eval) {
 /// run-time flags of this command applied. Any other flag must agree with the checkpoint.
 RunConfig config_from_checkpoint(const Checkpoint& c, const std::string& path,
                                  const std::vector<std::pair<std::string, std::string>>& opts, bool eval) {
-  std::map<std::string, std::string> m;
-  for (const auto& [k, v] : c.meta)
-    if (k.rfind("config.", 0) == 0) m[k.substr(7)] = v;
-  require(!m.empty(), "asrc-train", "a checkpoint written by asrc-train (config.* entries) in " + path,
-          "none");
-  RunConfig saved = RunConfig::from_map(m);
+  RunConfig saved = run_config_of(c, path);
   for (const auto& [k, v] : opts) {
     if (k == "preset") {
       require(v == saved.preset, "asrc-train", "--preset " + saved.preset + " (the preset of " + path + ")", v);

@@ -22,8 +22,8 @@ start=$(now)
 echo
 echo "== 1/3  The committed checkpoint on the 10,000 test digits ($CKPT: S-MNIST, SRC"
 echo "        64-128-128, lambda 16, trained 15 epochs on this project's 2-core machine)"
-# --preset smnist-src: the model of the checkpoint (asrc-train does not read it from there yet).
-out=$("$BUILD_DIR"/examples/asrc-train --preset smnist-src --eval-only "$CKPT" --dataset-dir data/mnist)
+# The model, task and permutation come from the checkpoint itself.
+out=$("$BUILD_DIR"/examples/asrc-train --eval-only "$CKPT" --dataset-dir data/mnist)
 echo "$out"
 acc=$(echo "$out" | sed -n 's/.*accuracy \([0-9.]*%\).*/\1/p')
 echo "test accuracy: ${acc:-?} (this checkpoint, 15 epochs)   paper, Table 1: 99.32% (200 epochs)"

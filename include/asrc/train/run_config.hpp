@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "asrc/core/error.hpp"
+#include "asrc/io/checkpoint.hpp"
 #include "asrc/network/network.hpp"
 #include "asrc/optim/adam.hpp"
 #include "asrc/optim/schedule.hpp"
@@ -351,6 +352,17 @@ inline RunConfig make_preset(const std::string& name) {
     fail_expected("make_preset", "one of " + all, "'" + name + "'");
   }
   return c;
+}
+
+/// The configuration a checkpoint written by asrc-train was trained with (its `config.*`
+/// entries); `path` names the file in errors.
+inline RunConfig run_config_of(const Checkpoint& c, const std::string& path) {
+  std::map<std::string, std::string> m;
+  for (const auto& [k, v] : c.meta)
+    if (k.rfind("config.", 0) == 0) m[k.substr(7)] = v;
+  require(!m.empty(), "run_config_of", "a checkpoint written by asrc-train (config.* entries) in " + path,
+          "none");
+  return RunConfig::from_map(m);
 }
 
 }  // namespace asrc
