@@ -4,11 +4,15 @@
 //   asrc-train --preset psmnist-src-212 --epochs 50 --threads 2
 //   asrc-train --resume results/smnist-asrc
 //   asrc-train --preset smnist-asrc --eval-only results/smnist-asrc/best.ckpt
+//   mpirun -np 4 asrc-train --preset smnist-src --threads 1   (data parallel, see README)
 //
 // Flags follow the authors' main.py where it has them; --help lists them all.
 #include <asrc/asrc.hpp>
 #include <asrc/train/tasks.hpp>
 #include <asrc/train/trainer.hpp>
+#ifdef ASRC_WITH_MPI
+#include <asrc/parallel/mpi_communicator.hpp>
+#endif
 
 #include <cstdio>
 #include <iostream>
@@ -61,6 +65,7 @@ const Flag kFlags[] = {
     {"resume", "DIR", "continue the run whose last.ckpt is in DIR"},
     {"eval-only", "CHECKPOINT", "evaluate a checkpoint on the test set and exit"},
     {"count-params", "", "print the number of trainable parameters and exit"},
+    {"mpi-reduce", "exact|allreduce", "under mpirun: gradients added in chunk order (bitwise as one process), or a faster plain allreduce [default: exact]"},
     {"help", "", "this text"},
 };
 
@@ -82,12 +87,15 @@ void print_help() {
   std::printf("\n");
 }
 
-int run(int argc, char** argv) {
+int run(int argc, char** argv, Communicator& comm) {
+  // Rank 0 alone prints; the others keep stderr for their own errors.
+  if (!comm.root() && !std::freopen("/dev/null", "w", stdout))
+    fail_expected("asrc-train", "/dev/null to silence ranks other than 0", "an error opening it");
   const auto opts = split_command_line(std::vector<std::string>(argv + 1, argv + argc));
   RunConfig cfg = make_preset("smnist-asrc");
   cfg.preset.clear();
   std::string resume, eval_only;
-  bool count_params = false;
+  bool count_params = false, exact_reduce = true;
   for (const auto& [k, v] : opts) {
     if (k == "help") {
       print_help();
@@ -100,6 +108,10 @@ int run(int argc, char** argv) {
     if (k == "resume") resume = v;
     else if (k == "eval-only") eval_only = v;
     else if (k == "count-params") count_params = true;
+    else if (k == "mpi-reduce") {
+      require(v == "exact" || v == "allreduce", "asrc-train", "--mpi-reduce exact|allreduce", v);
+      exact_reduce = v == "exact";
+    }
     else cfg.set(k, v);
   }
   std::vector<int> saved_perm;
@@ -139,6 +151,11 @@ int run(int argc, char** argv) {
   if (!data.notes.empty()) std::cout << "data: " << data.notes << std::endl;
 
   Trainer trainer(cfg, data.train, data.test, data.valid);
+  trainer.comm = &comm;
+  trainer.exact_reduce = exact_reduce;
+  if (comm.size() > 1)
+    std::cout << "data parallel: " << comm.size() << " ranks, "
+              << (exact_reduce ? "exact (chunk-order) reduction" : "allreduce (not bitwise reproducible)") << std::endl;
   if (!data.permutation.empty())
     trainer.extra_ints["permutation"] = std::vector<std::int64_t>(data.permutation.begin(), data.permutation.end());
   std::cout << "parameters: " << trainer.network().num_params() << "  results: " << trainer.config().results_dir
@@ -156,12 +173,12 @@ int run(int argc, char** argv) {
   install_stop_handlers();
   try {
     trainer.fit();
-  } catch (const Interrupted& e) {
-    std::cerr << "asrc-train: " << e.what() << "\n  resume with: asrc-train --resume "
+  } catch (const Interrupted& e) {  // every rank stops after the same batch; rank 0 says so
+    if (comm.root()) std::cerr << "asrc-train: " << e.what() << "\n  resume with: asrc-train --resume "
               << trainer.config().results_dir << std::endl;
     return 130;
-  } catch (const NonFiniteError& e) {
-    std::cerr << "asrc-train: stopped: " << e.what() << "\n  resume with: asrc-train --resume "
+  } catch (const NonFiniteError& e) {  // identical on every rank (identical weights)
+    if (comm.root()) std::cerr << "asrc-train: stopped: " << e.what() << "\n  resume with: asrc-train --resume "
               << trainer.config().results_dir << std::endl;
     return 3;
   }
@@ -171,10 +188,27 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef ASRC_WITH_MPI
+  // MPI only when started by mpirun: a plain start is one process without MPI_Init.
+  std::unique_ptr<MpiCommunicator> mpi;
+  if (MpiCommunicator::launched()) mpi = std::make_unique<MpiCommunicator>(&argc, &argv);
+  Communicator& comm = mpi ? static_cast<Communicator&>(*mpi) : single_process();
+#else
+  Communicator& comm = single_process();
+  if (const char* n = std::getenv("OMPI_COMM_WORLD_SIZE"); n && std::string(n) != "1") {
+    std::cerr << "asrc-train: error: started by mpirun with " << n
+              << " processes, but built without MPI (install libopenmpi-dev, reconfigure)" << std::endl;
+    return 2;
+  }
+#endif
   try {
-    return run(argc, argv);
+    return run(argc, argv, comm);
   } catch (const std::exception& e) {
-    std::cerr << "asrc-train: error: " << e.what() << std::endl;
+    std::cerr << "asrc-train: error";
+    if (comm.size() > 1) std::cerr << " on rank " << comm.rank() << " of " << comm.size();
+    std::cerr << ": " << e.what() << std::endl;
+    // The other ranks may be waiting for this one in a collective: end them all.
+    if (comm.size() > 1) comm.abort(2);
     return 2;
   }
 }

@@ -18,6 +18,7 @@
 #include "asrc/io/checkpoint.hpp"
 #include "asrc/optim/adam.hpp"
 #include "asrc/optim/schedule.hpp"
+#include "asrc/parallel/data_parallel.hpp"
 #include "asrc/train/run_config.hpp"
 
 namespace asrc {
@@ -115,6 +116,12 @@ class Trainer {
   bool progress_bar = isatty(STDOUT_FILENO);
   /// Called after every batch (tests use it to interrupt a run).
   std::function<void(Index epoch, Index batch)> on_batch;
+  /// The processes training this model together (data parallelism, parallel/): each runs
+  /// its chunks of every batch; rank 0 alone writes logs and checkpoints.
+  Communicator* comm = &single_process();
+  /// Add chunk gradients in global chunk order (bitwise equal for any rank count); false:
+  /// a plain allreduce of per-rank sums (faster on many ranks, not reproducible).
+  bool exact_reduce = true;
 
   /// Evaluate a dataset in evaluation mode.
   EvalResult evaluate(const Dataset& ds) {
@@ -127,6 +134,11 @@ class Trainer {
       const Index B = std::min(cfg_.batch_size, ds.size() - start);
       std::vector<Index> idx(static_cast<size_t>(B));
       for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
+      if (comm->size() > 1) {  // each rank evaluates its chunks of the batch
+        data_parallel_evaluate_batch(*comm, net_, ds, idx, x, y, r.loss, r.accuracy);
+        r.samples += B;
+        continue;
+      }
       make_batch(ds, idx, x, y);
       const Matrix<float> logits = net_.forward(x, B);
       r.loss += softmax_cross_entropy(logits, y.data(), B, nullptr);
@@ -142,14 +154,17 @@ class Trainer {
       r.accuracy = 100.0 * r.accuracy / double(r.samples);
     }
     net_.set_training(was);
+    if (comm->size() > 1) check_replicas(*comm, net_.params());
     return r;
   }
 
   /// Train until cfg.epochs, writing logs and checkpoints in cfg.results_dir.
   void fit() {
-    require(make_dirs(cfg_.results_dir), "Trainer::fit", "a writable results folder",
-            "'" + cfg_.results_dir + "'");
-    write_config_file();
+    if (comm->root()) {
+      require(make_dirs(cfg_.results_dir), "Trainer::fit", "a writable results folder",
+              "'" + cfg_.results_dir + "'");
+      write_config_file();
+    }
     for (; epoch_ < cfg_.epochs; ) {
       EpochRecord rec = train_epoch();
       rec.test = evaluate(*test_);
@@ -167,7 +182,7 @@ class Trainer {
       ++epoch_;
       apply_schedule(epoch_);
       history_.push_back(rec);
-      log_epoch(rec);
+      if (comm->root()) log_epoch(rec);
       save(cfg_.results_dir + "/last.ckpt");
       if (improved) save(cfg_.results_dir + "/best.ckpt");
     }
@@ -183,6 +198,7 @@ class Trainer {
 
   /// Write the whole training state atomically.
   void save(const std::string& path) const {
+    if (!comm->root()) return;  // every rank holds the same state
     Checkpoint c;
     for (const auto& [k, v] : cfg_.to_map()) c.set_meta("config." + k, v);
     c.set_meta_int("epoch", epoch_);
@@ -299,17 +315,22 @@ class Trainer {
     for (Index bi = first; bi < nb; ++bi) {
       const Index start = bi * cfg_.batch_size, B = std::min(cfg_.batch_size, N - start);
       std::vector<Index> idx(order.begin() + start, order.begin() + start + B);
-      make_batch(*train_, idx, x, y);
-      const double loss = net_.forward_backward(x, B, y, grad, nullptr, &logits);
+      double loss;
+      if (comm->size() > 1) {
+        loss = data_parallel_forward_backward(*comm, net_, *train_, idx, exact_reduce, x, y, logits, grad, correct);
+      } else {
+        make_batch(*train_, idx, x, y);
+        loss = net_.forward_backward(x, B, y, grad, nullptr, &logits);
+        for (Index b = 0; b < B; ++b) {
+          Index arg;
+          logits.row(b).maxCoeff(&arg);
+          if (arg == y[size_t(b)]) correct += 1;
+        }
+      }
       check_finite(loss, grad, bi);
       opt_.step(net_.layout(), net_.params(), grad);
       check_params(bi);
       loss_sum += loss * double(B);
-      for (Index b = 0; b < B; ++b) {
-        Index arg;
-        logits.row(b).maxCoeff(&arg);
-        if (arg == y[size_t(b)]) correct += 1;
-      }
       seen += B;
       if (progress_bar) {
         const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -320,7 +341,7 @@ class Trainer {
              << fmt(double(N - seen) / std::max(sps, 1e-9), 0) << "s   " << std::flush;
       }
       if (on_batch) on_batch(epoch_, bi);
-      if (stop_requested() && bi + 1 < nb) {
+      if (agreed_stop() && bi + 1 < nb) {
         next_batch_ = bi + 1;
         partial_ = {loss_sum, correct, seen,
                     seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
@@ -345,6 +366,14 @@ class Trainer {
       }
     }
     return rec;
+  }
+
+  /// Rank 0's stop request, on every rank: a signal can reach the ranks at different
+  /// batches, and all must stop after the same one.
+  bool agreed_stop() {
+    int f = stop_requested() ? 1 : 0;
+    comm->broadcast(&f, sizeof f, 0);
+    return f != 0;
   }
 
   /// Where a batch is, 1-based, for messages.
