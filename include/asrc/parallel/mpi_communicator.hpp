@@ -50,10 +50,10 @@ class MpiCommunicator final : public Communicator {
 
   void ordered_sum(float* data, Index n,
                    const std::function<void(float*, Index, Index)>& add_local) override {
-    // Blocks of 64 Ki floats (256 KB) pipeline the chain: rank r adds block j while rank
+    // Blocks of 16 Ki floats (64 KB) pipeline the chain: rank r adds block j while rank
     // r+1 adds block j-1, so the chain costs about one pass over the vector plus
     // (ranks - 1) block transfers, not (ranks - 1) whole vectors.
-    constexpr Index kBlock = Index(1) << 16;
+    constexpr Index kBlock = Index(1) << 14;
     std::vector<MPI_Request> sends;
     for (Index off = 0; off < n; off += kBlock) {
       const Index len = std::min(kBlock, n - off);
