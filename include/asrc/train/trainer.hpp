@@ -71,12 +71,13 @@ inline volatile std::sig_atomic_t& stop_requested() {
   return flag;
 }
 
-/// Route SIGINT and SIGTERM to stop_requested(): training finishes the current batch,
+/// Route SIGINT, SIGTERM and SIGUSR1 to stop_requested(): training finishes the current batch,
 /// writes last.ckpt and returns.
 inline void install_stop_handlers() {
   auto handler = [](int) { stop_requested() = 1; };
   std::signal(SIGINT, handler);
   std::signal(SIGTERM, handler);
+  std::signal(SIGUSR1, handler);  // mpirun forwards it to every rank (SIGINT/TERM: kill after 1 s)
 }
 
 class Trainer {
