@@ -204,9 +204,9 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv, comm);
   } catch (const std::exception& e) {
-    std::cerr << "asrc-train: error";
-    if (comm.size() > 1) std::cerr << " on rank " << comm.rank() << " of " << comm.size();
-    std::cerr << ": " << e.what() << std::endl;
+    // One write: lines of several ranks reach mpirun's output interleaved otherwise.
+    const std::string where = comm.size() > 1 ? str_cat(" on rank ", comm.rank(), " of ", comm.size()) : "";
+    std::cerr << str_cat("asrc-train: error", where, ": ", e.what(), "\n") << std::flush;
     // The other ranks may be waiting for this one in a collective: end them all.
     if (comm.size() > 1) comm.abort(2);
     return 2;

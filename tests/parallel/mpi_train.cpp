@@ -25,7 +25,7 @@ RunConfig config(const std::string& model, const std::string& dir) {
   RunConfig c = make_preset("smnist-asrc");
   c.task = "gsc";  // 40 inputs, 12 classes
   c.model = model;
-  c.layers = {12, 10};
+  c.layers = {128, 100};  // about 46,000 parameters: 3 blocks of the ordered chain
   c.skip = model == "ASRC" ? 4 : 3;
   c.epochs = 3;
   // 88 samples in batches of 20 and chunks of 4: 5 chunks per batch (2, 2, 1 on 3 ranks),
@@ -105,6 +105,7 @@ void run_equal(Communicator& comm, const std::string& model) {
   t.fit();
   compare_replicas(comm, t.network().params(), tag);
   if (comm.root()) {
+    expect(t.network().num_params() > 2 * 16384, tag + ": parameters span several 16 Ki-float blocks of the chain");
     Trainer* single = nullptr;
     const Vector<float> p = train_single(model, str_cat("single_equal_", model, "_np", comm.size()), &single);
     compare_history(t, *single, tag + " vs one process");
