@@ -2,10 +2,13 @@
 // process, bitwise.
 //   mpi_train equal src|asrc    a few epochs on N ranks == one process (losses, accuracies,
 //                               spike rates, weights), and every rank holds the same weights
+//   mpi_train sharded src|asrc  as `equal`, each rank holding only its shard of the training
+//                               and test sets (ShardedDataset: samples exchanged per batch)
 //   mpi_train resume src|asrc   rank 0 alone asks to stop mid-epoch; every rank stops after
 //                               the same batch; the resumed run == one uninterrupted process
 // Prints PASS or FAIL lines on rank 0; exit status 0 only when everything matched.
 #include <asrc/parallel/mpi_communicator.hpp>
+#include <asrc/parallel/sharded_dataset.hpp>
 #include <asrc/train/trainer.hpp>
 
 #include <cstdio>
@@ -131,6 +134,36 @@ void run_equal(Communicator& comm, const std::string& model) {
   }
 }
 
+/// Only this rank's shard of `full`, as a reader that reads only its part would hold it.
+std::shared_ptr<const Dataset> shard_of(std::shared_ptr<const Dataset> full, Communicator& comm) {
+  const auto [a, b] = ShardedDataset::shard_range(full->size(), comm);
+  std::vector<Index> mine;
+  for (Index i = a; i < b; ++i) mine.push_back(i);
+  return std::make_shared<ShardedDataset>(std::make_shared<SubsetDataset>(full, mine, "shard"), full->size(), comm);
+}
+
+void run_sharded(Communicator& comm, const std::string& model) {
+  const std::string tag = str_cat(model, " sharded on ", comm.size(), " ranks");
+  Data d;
+  RunConfig c = config(model, str_cat("mpi_sharded_", model, "_np", comm.size()));
+  c.threads = 1;
+  Trainer t(c, shard_of(d.train, comm), shard_of(d.test, comm));
+  std::ostringstream sink;
+  t.out = &sink;
+  t.progress_bar = false;
+  t.comm = &comm;
+  t.fit();
+  compare_replicas(comm, t.network().params(), tag);
+  if (comm.root()) {
+    Trainer* single = nullptr;
+    const Vector<float> p = train_single(model, str_cat("single_sharded_", model, "_np", comm.size()), &single);
+    compare_history(t, *single, tag + " vs one process");
+    expect(std::memcmp(p.data(), t.network().params().data(), sizeof(float) * size_t(p.size())) == 0,
+           tag + ": weights bitwise equal to one process's (whole data set)");
+    delete single;
+  }
+}
+
 void run_resume(Communicator& comm, const std::string& model) {
   const std::string tag = str_cat(model, " resumed on ", comm.size(), " ranks");
   const std::string dir = str_cat("mpi_resume_", model, "_np", comm.size());
@@ -180,10 +213,11 @@ int main(int argc, char** argv) {
   MpiCommunicator comm(&argc, &argv);
   try {
     const std::string mode = argc > 1 ? argv[1] : "", model = argc > 2 ? argv[2] : "";
-    require((mode == "equal" || mode == "resume") && (model == "src" || model == "asrc"), "mpi_train",
-            "arguments equal|resume src|asrc", str_cat(mode, " ", model));
+    require((mode == "equal" || mode == "resume" || mode == "sharded") && (model == "src" || model == "asrc"),
+            "mpi_train", "arguments equal|resume|sharded src|asrc", str_cat(mode, " ", model));
     const std::string m = model == "src" ? "SRC" : "ASRC";
     if (mode == "equal") run_equal(comm, m);
+    else if (mode == "sharded") run_sharded(comm, m);
     else run_resume(comm, m);
   } catch (const std::exception& e) {
     std::cerr << "mpi_train: error on rank " << comm.rank() << ": " << e.what() << std::endl;

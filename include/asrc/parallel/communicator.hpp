@@ -38,6 +38,10 @@ class Communicator {
   /// Concatenate every rank's `send` (counts[r] doubles from rank r) in rank order into
   /// `recv` on every rank.
   virtual void allgather(const double* send, const std::vector<Index>& counts, double* recv) = 0;
+  /// Personalised exchange: send_bytes[r] bytes of `send` (consecutive, in rank order) go to
+  /// rank r; recv_bytes[r] bytes from rank r land in `recv`, in rank order.
+  virtual void alltoall(const void* send, const std::vector<Index>& send_bytes, void* recv,
+                        const std::vector<Index>& recv_bytes) = 0;
   /// Copy `bytes` bytes from `root_rank` to every rank.
   virtual void broadcast(void* data, std::size_t bytes, int root_rank) = 0;
   /// End every rank at once with `code` (after a failure on this rank only, so that the
@@ -59,6 +63,10 @@ class SingleProcess final : public Communicator {
   void allreduce_sum(std::int64_t*, Index) override {}
   void allgather(const double* send, const std::vector<Index>& counts, double* recv) override {
     std::memcpy(recv, send, sizeof(double) * static_cast<std::size_t>(counts.at(0)));
+  }
+  void alltoall(const void* send, const std::vector<Index>& send_bytes, void* recv,
+                const std::vector<Index>&) override {
+    std::memcpy(recv, send, static_cast<std::size_t>(send_bytes.at(0)));
   }
   void broadcast(void*, std::size_t, int) override {}
   [[noreturn]] void abort(int code) override { std::exit(code); }

@@ -13,6 +13,7 @@
 #include "asrc/layers/readout.hpp"
 #include "asrc/network/network.hpp"
 #include "asrc/parallel/communicator.hpp"
+#include "asrc/parallel/sharded_dataset.hpp"
 
 namespace asrc {
 
@@ -38,10 +39,11 @@ inline double data_parallel_forward_backward(Communicator& comm, Network<float>&
   const size_t L = net.layers().size(), rec = 2 + L;  // per chunk: loss, correct, spikes per layer
 
   std::int64_t nonzero = 0;
-  if (Bl > 0) {
+  if (const auto* sharded = dynamic_cast<const ShardedDataset*>(&ds))
+    sharded->fetch(idx, C, x, y);  // collective: also on a rank without a share
+  else if (Bl > 0)
     make_batch(ds, std::vector<Index>(idx.begin() + s0, idx.begin() + s1), x, y);
-    nonzero = static_cast<std::int64_t>((x.array() != 0.0f).count());
-  }
+  if (Bl > 0) nonzero = static_cast<std::int64_t>((x.array() != 0.0f).count());
   comm.allreduce_sum(&nonzero, 1);  // integers: exact in any order
   if (Bl > 0)
     net.forward_backward_chunks(x, Bl, y, BatchSlice{B, s0, static_cast<Index>(nonzero)}, &logits);
@@ -105,8 +107,11 @@ inline void data_parallel_evaluate_batch(Communicator& comm, Network<float>& net
   const auto [s0, s1] = rank_sequences(B, C, comm);
   const Index Bl = s1 - s0;
   std::vector<double> mine(static_cast<size_t>(2 * Bl)), all(static_cast<size_t>(2 * B));
-  if (Bl > 0) {
+  if (const auto* sharded = dynamic_cast<const ShardedDataset*>(&ds))
+    sharded->fetch(idx, C, x, y);  // collective: also on a rank without a share
+  else if (Bl > 0)
     make_batch(ds, std::vector<Index>(idx.begin() + s0, idx.begin() + s1), x, y);
+  if (Bl > 0) {
     const Matrix<float> logits = net.forward(x, Bl);
     for (Index b = 0; b < Bl; ++b) {
       const Matrix<float> row = logits.row(b);

@@ -89,6 +89,19 @@ class MpiCommunicator final : public Communicator {
                          MPI_COMM_WORLD),
           "MPI_Allgatherv");
   }
+  void alltoall(const void* send, const std::vector<Index>& send_bytes, void* recv,
+                const std::vector<Index>& recv_bytes) override {
+    const size_t n = static_cast<size_t>(size_);
+    std::vector<int> sc(n), sd(n), rc(n), rd(n);
+    int s_at = 0, r_at = 0;
+    for (size_t r = 0; r < size_t(size_); ++r) {
+      sc[r] = int(send_bytes.at(r)), sd[r] = s_at, s_at += sc[r];
+      rc[r] = int(recv_bytes.at(r)), rd[r] = r_at, r_at += rc[r];
+    }
+    check(MPI_Alltoallv(send, sc.data(), sd.data(), MPI_BYTE, recv, rc.data(), rd.data(), MPI_BYTE,
+                        MPI_COMM_WORLD),
+          "MPI_Alltoallv");
+  }
   void broadcast(void* data, std::size_t bytes, int root_rank) override {
     check(MPI_Bcast(data, int(bytes), MPI_BYTE, root_rank, MPI_COMM_WORLD), "MPI_Bcast");
   }
