@@ -5,11 +5,15 @@
 //   asrc-train --resume results/smnist-asrc
 //   asrc-train --eval-only results/smnist-asrc/best.ckpt --dataset-dir data/mnist
 //   asrc-train --preset smnist-src --time-limit 150   # stop (exit 75) before 150 minutes pass
+//   mpirun -np 4 asrc-train --preset smnist-src --threads 1   (data parallel, see README)
 //
 // Flags follow the authors' main.py where it has them; --help lists them all.
 #include <asrc/asrc.hpp>
 #include <asrc/train/tasks.hpp>
 #include <asrc/train/trainer.hpp>
+#ifdef ASRC_WITH_MPI
+#include <asrc/parallel/mpi_communicator.hpp>
+#endif
 
 #include <chrono>
 #include <cstdio>
@@ -72,6 +76,7 @@ const Flag kFlags[] = {
     {"time-limit", "MINUTES", "stop at a batch boundary before MINUTES pass (counted from the start, leaving room for the test pass and checkpoint), write last.ckpt, exit 75 (0: none)"},
     {"eval-only", "CHECKPOINT", "evaluate a checkpoint on the test set and exit (model, task and permutation from the checkpoint)"},
     {"count-params", "", "print the number of trainable parameters and exit"},
+    {"mpi-reduce", "exact|allreduce", "under mpirun: gradients added in chunk order (bitwise as one process), or a faster plain allreduce [default: exact]"},
     {"help", "", "this text"},
 };
 
@@ -96,11 +101,11 @@ void print_help() {
 /// Flags that may differ between a checkpoint's run and the command that continues it:
 /// where things are and how fast they run, never what is computed. Evaluation may also
 /// change how the test set is cut into batches and how much of it is read.
+const std::set<std::string> kRunFlags = {"threads", "dataset-dir", "cache-dir"};  // RunConfig settings
+const std::set<std::string> kEvalFlags = {"batch-size", "chunk-size", "limit-test"};
+const std::set<std::string> kProgramFlags = {"time-limit", "resume", "eval-only", "mpi-reduce", "count-params"};
 bool is_runtime_flag(const std::string& k, bool eval) {
-  static const std::set<std::string> kRuntime = {"threads", "dataset-dir", "cache-dir", "time-limit",
-                                                 "resume", "eval-only"};
-  static const std::set<std::string> kEval = {"batch-size", "chunk-size", "limit-test"};
-  return kRuntime.count(k) > 0 || (eval && kEval.count(k) > 0);
+  return kRunFlags.count(k) > 0 || kProgramFlags.count(k) > 0 || (eval && kEvalFlags.count(k) > 0);
 }
 
 /// The configuration a checkpoint was trained with (its `config.*` entries), with the
@@ -114,27 +119,30 @@ RunConfig config_from_checkpoint(const Checkpoint& c, const std::string& path,
       continue;
     }
     if (is_runtime_flag(k, eval)) {
-      if (k != "resume" && k != "eval-only" && k != "time-limit") saved.set(k, v);
+      if (kProgramFlags.count(k) == 0) saved.set(k, v);
       continue;
     }
     RunConfig probe = saved;
     probe.set(k, v);
     require(probe.to_map() == saved.to_map(), "asrc-train",
             str_cat("--", k, " as in ", path, " (", saved.to_map()[k], "; only --threads, --dataset-dir, "
-                    "--cache-dir, --time-limit", eval ? ", --batch-size, --chunk-size, --limit-test" : "",
+                    "--cache-dir, --time-limit, --mpi-reduce", eval ? ", --batch-size, --chunk-size, --limit-test" : "",
                     " may change)"),
             v);
   }
   return saved;
 }
 
-int run(int argc, char** argv) {
+int run(int argc, char** argv, Communicator& comm) {
+  // Rank 0 alone prints; the others keep stderr for their own errors.
+  if (!comm.root() && !std::freopen("/dev/null", "w", stdout))
+    fail_expected("asrc-train", "/dev/null to silence ranks other than 0", "an error opening it");
   const auto opts = split_command_line(std::vector<std::string>(argv + 1, argv + argc));
   RunConfig cfg = make_preset("smnist-asrc");
   cfg.preset.clear();
   std::string resume, eval_only;
   double time_limit_min = 0;
-  bool count_params = false;
+  bool count_params = false, exact_reduce = true;
   for (const auto& [k, v] : opts) {
     if (k == "help") {
       print_help();
@@ -160,6 +168,10 @@ int run(int argc, char** argv) {
     if (k == "preset" || k == "resume" || k == "eval-only") continue;
     if (k == "count-params") count_params = true;
     else if (k == "time-limit") time_limit_min = parse_number("asrc-train", "time-limit", v);
+    else if (k == "mpi-reduce") {
+      require(v == "exact" || v == "allreduce", "asrc-train", "--mpi-reduce exact|allreduce", v);
+      exact_reduce = v == "exact";
+    }
     else if (from.empty()) cfg.set(k, v);
   }
   require(time_limit_min >= 0 && std::isfinite(time_limit_min), "asrc-train",
@@ -186,6 +198,11 @@ int run(int argc, char** argv) {
   if (!data.notes.empty()) std::cout << "data: " << data.notes << std::endl;
 
   Trainer trainer(cfg, data.train, data.test, data.valid);
+  trainer.comm = &comm;
+  trainer.exact_reduce = exact_reduce;
+  if (comm.size() > 1)
+    std::cout << "data parallel: " << comm.size() << " ranks, "
+              << (exact_reduce ? "exact (chunk-order) reduction" : "allreduce (not bitwise reproducible)") << std::endl;
   if (!data.permutation.empty())
     trainer.extra_ints["permutation"] = std::vector<std::int64_t>(data.permutation.begin(), data.permutation.end());
   std::cout << "parameters: " << trainer.network().num_params();
@@ -211,14 +228,14 @@ int run(int argc, char** argv) {
   const std::string again = "\n  resume with: asrc-train --resume " + trainer.config().results_dir;
   try {
     trainer.fit();
-  } catch (const TimeLimitReached& e) {
-    std::cout << "asrc-train: " << e.what() << again << std::endl;
+  } catch (const TimeLimitReached& e) {  // every rank stops before the same batch; rank 0 says so
+    if (comm.root()) std::cout << "asrc-train: " << e.what() << again << std::endl;
     return kExitTimeLimit;
   } catch (const Interrupted& e) {
-    std::cerr << "asrc-train: " << e.what() << again << std::endl;
+    if (comm.root()) std::cerr << "asrc-train: " << e.what() << again << std::endl;
     return 130;
-  } catch (const NonFiniteError& e) {
-    std::cerr << "asrc-train: stopped: " << e.what() << again << std::endl;
+  } catch (const NonFiniteError& e) {  // identical on every rank (identical weights)
+    if (comm.root()) std::cerr << "asrc-train: stopped: " << e.what() << again << std::endl;
     return 3;
   }
   return 0;
@@ -227,10 +244,27 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef ASRC_WITH_MPI
+  // MPI only when started by mpirun: a plain start is one process without MPI_Init.
+  std::unique_ptr<MpiCommunicator> mpi;
+  if (MpiCommunicator::launched()) mpi = std::make_unique<MpiCommunicator>(&argc, &argv);
+  Communicator& comm = mpi ? static_cast<Communicator&>(*mpi) : single_process();
+#else
+  Communicator& comm = single_process();
+  if (const char* n = std::getenv("OMPI_COMM_WORLD_SIZE"); n && std::string(n) != "1") {
+    std::cerr << "asrc-train: error: started by mpirun with " << n
+              << " processes, but built without MPI (install libopenmpi-dev, reconfigure)" << std::endl;
+    return 2;
+  }
+#endif
   try {
-    return run(argc, argv);
+    return run(argc, argv, comm);
   } catch (const std::exception& e) {
-    std::cerr << "asrc-train: error: " << e.what() << std::endl;
+    // One write: lines of several ranks reach mpirun's output interleaved otherwise.
+    const std::string where = comm.size() > 1 ? str_cat(" on rank ", comm.rank(), " of ", comm.size()) : "";
+    std::cerr << str_cat("asrc-train: error", where, ": ", e.what(), "\n") << std::flush;
+    // The other ranks may be waiting for this one in a collective: end them all.
+    if (comm.size() > 1) comm.abort(2);
     return 2;
   }
 }

@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [extra Debian packages...]
 set -euo pipefail
 need=()
-for pkg in build-essential cmake libeigen3-dev libomp-dev zlib1g-dev libhdf5-dev doctest-dev "$@"; do
+for pkg in build-essential cmake libeigen3-dev libomp-dev zlib1g-dev libhdf5-dev doctest-dev libopenmpi-dev openmpi-bin "$@"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -68,6 +68,17 @@ struct NetworkConfig {
   Index lag() const { return max_lag(recurrence, skip); }
 };
 
+/// One rank's share of a global batch in data-parallel training (parallel/data_parallel.hpp):
+/// sequences offset .. offset+batch-1 of a batch of global_batch. offset must be a multiple
+/// of chunk_size, so that the local chunks are exactly the global batch's chunks.
+struct BatchSlice {
+  Index global_batch = 0;
+  Index offset = 0;
+  /// Non-zero inputs in the whole global batch: layer 0's kernel choice must not depend on
+  /// how the batch is split (-1: count this share only).
+  Index input_nonzero = -1;
+};
+
 /// Streaming state: per layer, the membrane and a circular buffer of the last K spike
 /// vectors (K = lambda, T_lambda or 1); plus the readout's running spike counts.
 template <typename T>
@@ -243,6 +254,36 @@ class Network {
     return run(x, batch, labels.data(), &grad, grad_input, logits);
   }
 
+  /// Forward and BPTT of one share of a global batch (see BatchSlice), keeping each chunk's
+  /// results apart instead of adding them: chunk_gradients(), chunk_losses() (summed, not
+  /// averaged, cross-entropy) and chunk_spike_sums(), for a reduction across processes in
+  /// global chunk order. Dropout masks are drawn for the global batch, so every rank must
+  /// call this for every batch to keep dropout_rng() in step. Gradients are those of the
+  /// mean loss over the global batch.
+  void forward_backward_chunks(const Eigen::Ref<const Matrix<T>>& x, Index batch,
+                               const std::vector<int>& labels, const BatchSlice& slice,
+                               Matrix<T>* logits = nullptr) {
+    require(static_cast<Index>(labels.size()) == batch, "Network::forward_backward_chunks",
+            str_cat(batch, " labels"), labels.size());
+    require(slice.offset >= 0 && slice.offset % cfg_.chunk_size == 0 &&
+                slice.offset + batch <= slice.global_batch,
+            "Network::forward_backward_chunks",
+            str_cat("a slice at a multiple of chunk_size ", cfg_.chunk_size, " inside the global batch of ",
+                    slice.global_batch),
+            str_cat("sequences ", slice.offset, " .. ", slice.offset + batch - 1));
+    run(x, batch, labels.data(), nullptr, nullptr, logits, &slice);
+  }
+  /// For a rank with no share of a batch: draws the batch's dropout masks, as
+  /// forward_backward_chunks() would, to keep dropout_rng() in step with the other ranks.
+  void skip_batch(Index global_batch) { draw_masks(global_batch); }
+  /// Per-chunk results of the last forward_backward_chunks() (chunk ci of the slice).
+  const std::vector<Vector<T>>& chunk_gradients() const { return chunk_grad_; }
+  const std::vector<double>& chunk_losses() const { return chunk_loss_; }
+  /// Spikes per chunk and layer (chunk-major: [ci * layers + l]).
+  const std::vector<double>& chunk_spike_sums() const { return chunk_spikes_; }
+  /// Set by data-parallel training from the chunk sums of every rank.
+  void set_spike_rates(std::vector<double> rates) { spike_rates_ = std::move(rates); }
+
   /// Streaming inference (evaluation semantics): start a state for `batch` sequences.
   StreamState<T> make_stream(Index batch) const {
     require(batch >= 1, "Network::make_stream", "batch >= 1", batch);
@@ -336,6 +377,21 @@ class Network {
     dirty_ = false;
   }
 
+  /// Dropout masks: one B x H mask per layer, drawn in a fixed order (none when not
+  /// training with dropout).
+  std::vector<Matrix<T>> draw_masks(Index batch) {
+    std::vector<Matrix<T>> masks;
+    if (!training_ || cfg_.dropout <= 0.0) return masks;
+    const T keep_scale = T(1.0 / (1.0 - cfg_.dropout));
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      Matrix<T> m(batch, layers_[l].size());
+      for (Index i = 0; i < m.size(); ++i)
+        m.data()[i] = dropout_rng_.uniform01() < cfg_.dropout ? T(0) : keep_scale;
+      masks.push_back(std::move(m));
+    }
+    return masks;
+  }
+
   KernelChoice kernel_choice(size_t l) const {
     KernelChoice kc;
     if (cfg_.kernels == KernelPolicy::dense) return kc;
@@ -357,7 +413,8 @@ class Network {
   static constexpr double kSparseInputDensity = 0.3;
 
   double run(const Eigen::Ref<const Matrix<T>>& x, Index batch, const int* labels,
-             Vector<T>* grad, Matrix<T>* grad_input, Matrix<T>* logits_out) {
+             Vector<T>* grad, Matrix<T>* grad_input, Matrix<T>* logits_out,
+             const BatchSlice* slice = nullptr) {
     require(batch >= 1, "Network::forward", "batch >= 1", batch);
     require(x.cols() == cfg_.input_size, "Network::forward",
             str_cat(cfg_.input_size, " input columns"), x.cols());
@@ -368,25 +425,24 @@ class Network {
             str_cat("sequences longer than the recurrent lag ", cfg_.lag(), " steps"), steps);
     require(x.allFinite(), "Network::forward", "finite inputs", "NaN or Inf");
     prepare();
-    if (training_ && cfg_.kernels != KernelPolicy::dense)  // only kernel_choice() reads it
-      input_density_ = static_cast<double>((x.array() != T(0)).count()) / static_cast<double>(x.size());
+    // Sequences in the whole batch, of which this call runs `batch` from `first`.
+    const Index global = slice ? slice->global_batch : batch;
+    const Index first = slice ? slice->offset : 0;
+    const bool chunk_grads = grad || slice;  // slice: per-chunk gradients, not reduced here
+    if (training_ && cfg_.kernels != KernelPolicy::dense) {  // only kernel_choice() reads it
+      if (slice && slice->input_nonzero >= 0)
+        input_density_ = static_cast<double>(slice->input_nonzero) /
+                         static_cast<double>(steps * global * x.cols());
+      else
+        input_density_ = static_cast<double>((x.array() != T(0)).count()) / static_cast<double>(x.size());
+    }
 
     const size_t L = layers_.size();
     std::vector<std::vector<T>> coeff(L);
     for (size_t l = 0; l < L; ++l) coeff[l] = lag_coefficients(l);
 
-    // Dropout masks: one B x H mask per layer, drawn here in a fixed order.
-    std::vector<Matrix<T>> masks;
     const bool use_dropout = training_ && cfg_.dropout > 0.0;
-    if (use_dropout) {
-      const T keep_scale = T(1.0 / (1.0 - cfg_.dropout));
-      for (size_t l = 0; l < L; ++l) {
-        Matrix<T> m(batch, layers_[l].size());
-        for (Index i = 0; i < m.size(); ++i)
-          m.data()[i] = dropout_rng_.uniform01() < cfg_.dropout ? T(0) : keep_scale;
-        masks.push_back(std::move(m));
-      }
-    }
+    const std::vector<Matrix<T>> masks = draw_masks(global);
 
     const Index C = cfg_.chunk_size;
     const Index nchunks = batch / C + (batch % C != 0);  // no overflow for huge C
@@ -394,7 +450,7 @@ class Network {
     if (static_cast<int>(work_.size()) < nthreads) work_.resize(static_cast<size_t>(nthreads));
     chunk_loss_.assign(static_cast<size_t>(nchunks), 0.0);
     chunk_spikes_.assign(static_cast<size_t>(nchunks) * L, 0.0);
-    if (grad) chunk_grad_.resize(static_cast<size_t>(nchunks));
+    if (chunk_grads) chunk_grad_.resize(static_cast<size_t>(nchunks));
     if (logits_out) logits_out->resize(batch, cfg_.num_classes);
     if (grad_input) grad_input->resize(x.rows(), x.cols());
 
@@ -412,7 +468,7 @@ class Network {
         for (Index t = 0; t < steps; ++t) w.x.middleRows(t * Bc, Bc) = x.middleRows(t * batch + b0, Bc);
         std::vector<Matrix<T>> chunk_masks;
         for (size_t l = 0; l < L && use_dropout; ++l)
-          chunk_masks.push_back(masks[l].middleRows(b0, Bc));
+          chunk_masks.push_back(masks[l].middleRows(first + b0, Bc));
 
         for (size_t l = 0; l < L; ++l) {
           const Matrix<T>& in = l == 0 ? w.x : w.layers[l - 1].S;
@@ -424,9 +480,9 @@ class Network {
         Readout<T>::counts(w.layers.back().S, Bc, w.counts);
         readout_->logits(layout_, params_, w.counts, steps, !training_ && cfg_.kernels != KernelPolicy::dense, w.logits);
         if (logits_out) logits_out->middleRows(b0, Bc) = w.logits;
-        if (!grad) continue;
+        if (!chunk_grads) continue;
 
-        chunk_loss_[size_t(ci)] = softmax_cross_entropy(w.logits, labels + b0, batch, &w.glogits);
+        chunk_loss_[size_t(ci)] = softmax_cross_entropy(w.logits, labels + b0, global, &w.glogits);
         Vector<T>& g = chunk_grad_[size_t(ci)];
         g.setZero(layout_.size());
         std::vector<std::vector<T>> gcoeff(L);
@@ -458,7 +514,7 @@ class Network {
       for (Index ci = 0; ci < nchunks; ++ci) s += chunk_spikes_[size_t(ci) * L + l];
       spike_rates_[l] = s / (double(steps) * double(batch) * double(layers_[l].size()));
     }
-    if (!grad) return 0.0;
+    if (!grad) return 0.0;  // (a slice leaves its chunk results for the caller to reduce)
     // Fixed-order reduction over chunks.
     grad->setZero(layout_.size());
     double loss = 0.0;

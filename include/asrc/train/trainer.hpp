@@ -18,6 +18,7 @@
 #include "asrc/io/checkpoint.hpp"
 #include "asrc/optim/adam.hpp"
 #include "asrc/optim/schedule.hpp"
+#include "asrc/parallel/data_parallel.hpp"
 #include "asrc/train/run_config.hpp"
 
 namespace asrc {
@@ -77,12 +78,13 @@ inline volatile std::sig_atomic_t& stop_requested() {
   return flag;
 }
 
-/// Route SIGINT and SIGTERM to stop_requested(): training finishes the current batch,
+/// Route SIGINT, SIGTERM and SIGUSR1 to stop_requested(): training finishes the current batch,
 /// writes last.ckpt and returns.
 inline void install_stop_handlers() {
   auto handler = [](int) { stop_requested() = 1; };
   std::signal(SIGINT, handler);
   std::signal(SIGTERM, handler);
+  std::signal(SIGUSR1, handler);  // mpirun forwards it to every rank (SIGINT/TERM: kill after 1 s)
 }
 
 class Trainer {
@@ -145,6 +147,12 @@ class Trainer {
   std::function<double()> elapsed = [start = std::chrono::steady_clock::now()] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+  /// The processes training this model together (data parallelism, parallel/): each runs
+  /// its chunks of every batch; rank 0 alone writes logs and checkpoints.
+  Communicator* comm = &single_process();
+  /// Add chunk gradients in global chunk order (bitwise equal for any rank count); false:
+  /// a plain allreduce of per-rank sums (faster on many ranks, not reproducible).
+  bool exact_reduce = true;
 
   /// Evaluate a dataset in evaluation mode.
   EvalResult evaluate(const Dataset& ds) {
@@ -157,6 +165,11 @@ class Trainer {
       const Index B = std::min(cfg_.batch_size, ds.size() - start);
       std::vector<Index> idx(static_cast<size_t>(B));
       for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
+      if (comm->size() > 1) {  // each rank evaluates its chunks of the batch
+        data_parallel_evaluate_batch(*comm, net_, ds, idx, x, y, r.loss, r.accuracy);
+        r.samples += B;
+        continue;
+      }
       make_batch(ds, idx, x, y);
       const Matrix<float> logits = net_.forward(x, B);
       r.loss += softmax_cross_entropy(logits, y.data(), B, nullptr);
@@ -172,17 +185,19 @@ class Trainer {
       r.accuracy = 100.0 * r.accuracy / double(r.samples);
     }
     net_.set_training(was);
+    if (comm->size() > 1) check_replicas(*comm, net_.params());
     return r;
   }
 
   /// Train until cfg.epochs, writing logs and checkpoints in cfg.results_dir.
   void fit() {
-    require(make_dirs(cfg_.results_dir), "Trainer::fit", "a writable results folder",
-            "'" + cfg_.results_dir + "'");
-    write_config_file();
+    if (comm->root()) {
+      require(make_dirs(cfg_.results_dir), "Trainer::fit", "a writable results folder",
+              "'" + cfg_.results_dir + "'");
+      write_config_file();
+    }
     for (; epoch_ < cfg_.epochs; ) {
-      if (stop_requested()) {  // arrived during the last batch or the test pass
-        stop_requested() = 0;
+      if (agreed_stop(true, false, false)) {  // arrived during the last batch or the test pass
         throw Interrupted(str_cat("stopped before epoch ", epoch_ + 1, " of ", cfg_.epochs,
                                   "; last.ckpt is in ", cfg_.results_dir));
       }
@@ -204,7 +219,7 @@ class Trainer {
       ++epoch_;
       apply_schedule(epoch_);
       history_.push_back(rec);
-      log_epoch(rec);
+      if (comm->root()) log_epoch(rec);
       timed_save(cfg_.results_dir + "/last.ckpt");
       if (improved) timed_save(cfg_.results_dir + "/best.ckpt");
     }
@@ -220,6 +235,7 @@ class Trainer {
 
   /// Write the whole training state atomically.
   void save(const std::string& path) const {
+    if (!comm->root()) return;  // every rank holds the same state
     Checkpoint c;
     for (const auto& [k, v] : cfg_.to_map()) c.set_meta("config." + k, v);
     c.set_meta_int("epoch", epoch_);
@@ -336,8 +352,8 @@ class Trainer {
     for (Index bi = first; bi < nb; ++bi) {
       // Stop requests are honoured between batches: by a signal (after at least one
       // batch of this epoch) or by the time budget (before any batch that would pass it).
-      const bool by_signal = stop_requested() && bi > first;
-      if (by_signal || out_of_time(bi + 1 == nb)) {
+      const int stop = agreed_stop(bi > first, true, bi + 1 == nb);
+      if (stop) {
         next_batch_ = bi;
         partial_ = {loss_sum, correct, seen,
                     seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
@@ -346,27 +362,30 @@ class Trainer {
         save(cfg_.results_dir + "/last.ckpt");
         const std::string where =
             bi == 0 ? str_cat("before epoch ", epoch_ + 1, " of ", cfg_.epochs) : "after " + position(bi - 1);
-        if (by_signal) {
-          stop_requested() = 0;
+        if (stop == 1)
           throw Interrupted(str_cat("stopped ", where, "; last.ckpt written in ", cfg_.results_dir));
-        }
         throw TimeLimitReached(str_cat("time limit of ", time_limit_s, " s: stopped ", where, " at ",
                                        fmt(elapsed(), 1), " s; last.ckpt written in ", cfg_.results_dir));
       }
       const double batch_start = elapsed();
       const Index start = bi * cfg_.batch_size, B = std::min(cfg_.batch_size, N - start);
       std::vector<Index> idx(order.begin() + start, order.begin() + start + B);
-      make_batch(*train_, idx, x, y);
-      const double loss = net_.forward_backward(x, B, y, grad, nullptr, &logits);
+      double loss;
+      if (comm->size() > 1) {
+        loss = data_parallel_forward_backward(*comm, net_, *train_, idx, exact_reduce, x, y, logits, grad, correct);
+      } else {
+        make_batch(*train_, idx, x, y);
+        loss = net_.forward_backward(x, B, y, grad, nullptr, &logits);
+        for (Index b = 0; b < B; ++b) {
+          Index arg;
+          logits.row(b).maxCoeff(&arg);
+          if (arg == y[size_t(b)]) correct += 1;
+        }
+      }
       check_finite(loss, grad, bi);
       opt_.step(net_.layout(), net_.params(), grad);
       check_params(bi);
       loss_sum += loss * double(B);
-      for (Index b = 0; b < B; ++b) {
-        Index arg;
-        logits.row(b).maxCoeff(&arg);
-        if (arg == y[size_t(b)]) correct += 1;
-      }
       seen += B;
       if (progress_bar) {
         const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -417,6 +436,17 @@ class Trainer {
     const double t = elapsed();
     save(path);
     save_seconds_ = std::max(save_seconds_, elapsed() - t);
+  }
+
+  /// Whether fit() stops here: 0 no, 1 a stop signal, 2 the time limit. Rank 0 decides
+  /// and every rank follows, since a signal or the clock can differ between ranks and
+  /// all must stop before the same batch.
+  int agreed_stop(bool check_signal, bool check_time, bool last_batch) {
+    int f = 0;
+    if (comm->root()) f = check_signal && stop_requested() ? 1 : check_time && out_of_time(last_batch) ? 2 : 0;
+    if (comm->size() > 1) comm->broadcast(&f, sizeof f, 0);
+    if (f) stop_requested() = 0;
+    return f;
   }
 
   /// Where a batch is, 1-based, for messages.
