@@ -62,11 +62,10 @@ TEST_CASE("read_skip_kernels of a checkpoint: softmax(w / tau) and the argmax la
   cfg.skip = 4;
   Network<float> net(cfg);
   Checkpoint c;
-  const float w0[4] = {0.f, 2.f, 1.f, 0.f}, w1[4] = {3.f, 0.f, 0.f, 3.f};  // ties: smallest lag
   for (const auto& e : net.layout().entries()) {
     Matrix<float> v = view(net.params(), e);
-    if (e.name == "hidden0.skip_logits") v = Eigen::Map<const Matrix<float>>(w0, 1, 4);
-    if (e.name == "hidden1.skip_logits") v = Eigen::Map<const Matrix<float>>(w1, 1, 4);
+    if (e.name == "hidden0.skip_logits") v << 0.f, 2.f, 1.f, 0.f;
+    if (e.name == "hidden1.skip_logits") v << 3.f, 0.f, 0.f, 3.f;  // ties: smallest lag
     c.set_tensor("param." + e.name, v, DType::float32);
   }
   c.set_meta_number("tau", 0.5);
