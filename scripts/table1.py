@@ -4,18 +4,23 @@ the runs under docs/results/table1/*/: every row's status against the paper's Ta
 
     python3 scripts/table1.py            # rewrite both files
     python3 scripts/table1.py --check    # exit 1 if either file is out of date
+    python3 scripts/table1.py --check --committed   # the same for the files of git's HEAD
+                                                    # (a run in progress may change the others)
 
 Standard library only. Each row folder holds the log.csv and config.txt that asrc-train
 writes; console.txt's '+ ...' lines are the commands that ran it (scripts/reproduce.sh).
 """
 import argparse
 import csv
+import io
 import os
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE1 = os.path.join(ROOT, "docs", "results", "table1")
 MAIN_README = os.path.join(ROOT, "README.md")
+COMMITTED = False  # read files as git's HEAD has them (--committed)
 BEGIN, END = "<!-- table1: begin (scripts/table1.py) -->", "<!-- table1: end -->"
 
 # Table 1 of the paper (arXiv 2505.11455), test accuracy in percent.
@@ -30,35 +35,57 @@ ORDER = ["smnist-src", "psmnist-asrc", "smnist-asrc", "psmnist-src", "smnist-src
          "psmnist-src-212", "psmnist-asrc-212"]
 
 
+def read_text(path):
+    """The file's text (None if missing), from git's HEAD with --committed."""
+    if COMMITTED:
+        rel = os.path.relpath(path, ROOT)
+        r = subprocess.run(["git", "-C", ROOT, "show", "HEAD:" + rel], capture_output=True)
+        return r.stdout.decode("utf-8", "replace") if r.returncode == 0 else None
+    if not os.path.exists(path):
+        return None
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def exists(path):
+    return read_text(path) is not None if COMMITTED else os.path.exists(path)
+
+
+def list_rows():
+    if COMMITTED:
+        rel = os.path.relpath(TABLE1, ROOT)
+        r = subprocess.run(["git", "-C", ROOT, "ls-tree", "--name-only", "HEAD", rel + "/"],
+                           capture_output=True, text=True)
+        return sorted(os.path.basename(n) for n in r.stdout.split() if exists(os.path.join(ROOT, n, "log.csv")))
+    if not os.path.isdir(TABLE1):
+        return []
+    return sorted(d for d in os.listdir(TABLE1) if os.path.isdir(os.path.join(TABLE1, d)))
+
+
 def read_config(folder):
     cfg = {}
-    path = os.path.join(folder, "config.txt")
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                parts = line.rstrip("\n").split(" ", 1)
-                if parts and parts[0].startswith("--"):
-                    cfg[parts[0][2:]] = parts[1] if len(parts) > 1 else ""
+    text = read_text(os.path.join(folder, "config.txt"))
+    if text is not None:
+        for line in text.splitlines(True):
+            parts = line.rstrip("\n").split(" ", 1)
+            if parts and parts[0].startswith("--"):
+                cfg[parts[0][2:]] = parts[1] if len(parts) > 1 else ""
     return cfg
 
 
 def read_log(folder):
-    path = os.path.join(folder, "log.csv")
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    text = read_text(os.path.join(folder, "log.csv"))
+    return list(csv.DictReader(io.StringIO(text))) if text else []
 
 
 def commands(folder):
-    path = os.path.join(folder, "console.txt")
+    text = read_text(os.path.join(folder, "console.txt"))
     out = []
-    if os.path.exists(path):
-        with open(path, errors="replace") as f:
-            for line in f:
-                if line.startswith("+ "):
-                    words = line[2:].split()
-                    out.append(" ".join(words[2:]) if len(words) > 2 else line[2:].strip())
+    if text is not None:
+        for line in text.splitlines(True):
+            if line.startswith("+ "):
+                words = line[2:].split()
+                out.append(" ".join(words[2:]) if len(words) > 2 else line[2:].strip())
     return out
 
 
@@ -113,8 +140,7 @@ HEADER = ("| row | model | status | best test accuracy % | last | paper | best -
 
 
 def rows():
-    names = sorted(d for d in os.listdir(TABLE1) if os.path.isdir(os.path.join(TABLE1, d))) \
-        if os.path.isdir(TABLE1) else []
+    names = list_rows()
     names.sort(key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
     return [r for r in (row_of(n) for n in names) if r is not None]
 
@@ -144,10 +170,10 @@ def table1_readme(rs):
         lines.append("- `%s`: `%s`" % (r["name"], r["command"]))
     lines += ["", "Check a finished row's best accuracy: `build/examples/asrc-train --eval-only "
               "docs/results/table1/ROW/best.ckpt --dataset-dir data/mnist`."]
-    if any(os.path.exists(os.path.join(TABLE1, r["name"], "curve.png")) for r in rs):
+    if any(exists(os.path.join(TABLE1, r["name"], "curve.png")) for r in rs):
         lines += ["", "Learning curves (`python3 scripts/curves.py`):", ""]
         for r in rs:
-            if os.path.exists(os.path.join(TABLE1, r["name"], "curve.png")):
+            if exists(os.path.join(TABLE1, r["name"], "curve.png")):
                 lines.append("![%s](%s/curve.png)" % (r["name"], r["name"]))
     return "\n".join(lines) + "\n"
 
@@ -155,20 +181,27 @@ def table1_readme(rs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="only check that the files are current")
+    ap.add_argument("--committed", action="store_true",
+                    help="with --check: read every file as git's HEAD has it")
     args = ap.parse_args()
+    global COMMITTED
+    # Outside a git checkout (an exported tarball) the working tree is what was committed.
+    in_git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--verify", "-q", "HEAD"],
+                            capture_output=True).returncode == 0 if args.committed else False
+    COMMITTED = args.committed and args.check and in_git
     rs = rows()
     want = table1_readme(rs)
     path = os.path.join(TABLE1, "README.md")
     stale = []
-    have = open(path).read() if os.path.exists(path) else None
+    have = read_text(path)
     if have != want:
         stale.append(path)
         if not args.check:
             os.makedirs(TABLE1, exist_ok=True)
             with open(path, "w") as f:
                 f.write(want)
-    if os.path.exists(MAIN_README):
-        text = open(MAIN_README).read()
+    text = read_text(MAIN_README)
+    if text is not None:
         if BEGIN in text and END in text:
             a, b = text.index(BEGIN) + len(BEGIN), text.index(END)
             new = text[:a] + "\n" + table(rs, "docs/results/table1/") + "\n" + text[b:]
