@@ -13,9 +13,10 @@ struct Trace {
   std::vector<double> v, s;
 };
 
-// One neuron, input weight 1, no bias, recurrent weight wrec.
-Trace run_layer(Recurrence rec, Index skip, ResetMode reset, double wrec,
-                const std::vector<double>& x, const std::vector<double>& coeff) {
+// One neuron, input weight 1, no bias, recurrent weight wrec; the layer's dense path
+// (GEMM) or its sparse path (the spike kernels), each into a cache of its own.
+Trace run_layer_path(bool sparse, Recurrence rec, Index skip, ResetMode reset, double wrec,
+                     const std::vector<double>& x, const std::vector<double>& coeff) {
   HiddenLayerConfig hc;
   hc.input_size = 1;
   hc.size = 1;
@@ -32,15 +33,24 @@ Trace run_layer(Recurrence rec, Index skip, ResetMode reset, double wrec,
   Matrix<double> X(Index(x.size()), 1);
   for (size_t t = 0; t < x.size(); ++t) X(Index(t), 0) = x[t];
   LayerCache<double> cache;
-  for (bool sparse : {false, true}) {
-    layer.forward(layout, p, X, 1, nullptr, coeff, KernelChoice{sparse, sparse}, cache);
-  }
+  layer.forward(layout, p, X, 1, nullptr, coeff, KernelChoice{sparse, sparse}, cache);
   Trace tr;
   for (Index t = 0; t < X.rows(); ++t) {
     tr.v.push_back(cache.V(t, 0));
     tr.s.push_back(cache.S(t, 0));
   }
   return tr;
+}
+
+// Both paths, each checked against the hand-computed trace by the caller: the sparse
+// path's trace is returned once it is known to equal the dense one exactly.
+Trace run_layer(Recurrence rec, Index skip, ResetMode reset, double wrec, const std::vector<double>& x,
+                const std::vector<double>& coeff) {
+  const Trace dense = run_layer_path(false, rec, skip, reset, wrec, x, coeff);
+  const Trace sparse = run_layer_path(true, rec, skip, reset, wrec, x, coeff);
+  CHECK(dense.v == sparse.v);
+  CHECK(dense.s == sparse.s);
+  return dense;
 }
 
 void check_trace(const Trace& got, const std::vector<double>& v, const std::vector<double>& s) {

@@ -151,7 +151,10 @@ class Network {
   const ParamLayout& layout() const { return layout_; }
   Index num_params() const { return layout_.size(); }
   const Vector<T>& params() const { return params_; }
-  /// Mutable parameters; call after changing them is not needed (prepared lazily).
+  /// Mutable parameters. Every forward / forward_backward call reads them afresh (the
+  /// kernels' transposed copies are rebuilt per call, a cost linear in the parameters), so
+  /// a reference kept across calls can never feed stale weights to a batch pass. A stream
+  /// reads them at its first step: change parameters between streams, not during one.
   Vector<T>& params() {
     dirty_ = true;
     return params_;
@@ -307,7 +310,7 @@ class Network {
             str_cat("a ", st.batch, " x ", cfg_.input_size, " step"),
             str_cat(xt.rows(), " x ", xt.cols()));
     require(xt.allFinite(), "Network::stream_step", "finite inputs", "NaN or Inf");
-    prepare();
+    prepare(st.steps == 0);  // a stream's weights are read at its first step
     const FlushDenormals flush(cfg_.flush_denormals);  // as in forward(): identical results
     const Matrix<T>* in = nullptr;
     for (size_t l = 0; l < layers_.size(); ++l) {
@@ -328,7 +331,7 @@ class Network {
 
   /// Logits of the steps fed so far (equal to forward() in evaluation mode).
   Matrix<T> stream_logits(const StreamState<T>& st) {
-    prepare();
+    prepare(false);
     Matrix<T> out;
     readout_->logits(layout_, params_, st.counts, st.steps, true, out);
     return out;
@@ -370,8 +373,10 @@ class Network {
     Matrix<T> counts, logits, glogits, gx;
   };
 
-  void prepare() {
-    if (!dirty_) return;
+  /// Rebuild the kernels' transposed copies of the weights: always for batch passes
+  /// (`force`), for streams when params() was handed out since the last rebuild.
+  void prepare(bool force = true) {
+    if (!force && !dirty_) return;
     for (auto& layer : layers_) layer.prepare(layout_, params_);
     readout_->prepare(layout_, params_);
     dirty_ = false;

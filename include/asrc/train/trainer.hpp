@@ -320,7 +320,7 @@ class Trainer {
     opt_.set_lr(ParamGroup::skip, lr_skip);
     opt_.set_lr(ParamGroup::neuron, lr_neuron);
     for (int g = 0; g < kNumParamGroups; ++g) opt_.set_beta1(static_cast<ParamGroup>(g), beta1);
-    net_.set_tau(std::pow(cfg_.de_tau, double(e)));
+    net_.set_tau(asrc_tau(e, cfg_.de_tau));  // multiplied once per epoch, as the reference does
   }
 
   EpochRecord train_epoch() {
