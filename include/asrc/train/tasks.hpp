@@ -13,6 +13,7 @@
 #include "asrc/data/dataset.hpp"
 #include "asrc/data/gsc.hpp"
 #include "asrc/data/mnist.hpp"
+#include "asrc/parallel/sharded_dataset.hpp"
 #include "asrc/train/run_config.hpp"
 #ifdef ASRC_HAVE_HDF5
 #include "asrc/data/spike_hdf5.hpp"
@@ -72,14 +73,38 @@ inline void split_validation(TaskData& d, Index n, std::uint64_t seed) {
   d.train = std::make_shared<SubsetDataset>(base, train, "training split");
 }
 
+/// This rank's shard of an MNIST split (the first `limit` samples, 0: all): only its rows
+/// of the two IDX files are read, the set's size comes from their headers.
+inline std::shared_ptr<const Dataset> mnist_shard(const std::string& dir, MnistSplit split, Index limit,
+                                                  const std::vector<int>& permutation, Communicator& comm) {
+  const std::string images = MnistDataset::find_file(dir, MnistDataset::images_name(split));
+  const std::string labels = MnistDataset::find_file(dir, MnistDataset::labels_name(split));
+  require(limit >= 0, "mnist_shard", "a non-negative limit (0 keeps all samples)", limit);
+  Index n = MnistDataset::file_samples(images, labels);
+  if (limit > 0 && limit < n) n = limit;
+  const auto [a, b] = ShardedDataset::shard_range(n, comm);
+  auto shard = std::make_shared<MnistDataset>(images, labels, to_string(split), MnistRows{a, b});
+  if (!permutation.empty()) shard->set_permutation(permutation);
+  return std::make_shared<ShardedDataset>(shard, n, comm);
+}
+
 /// Load the datasets of cfg.task. `saved_permutation` (PS-MNIST) overrides the seeded one.
-inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_permutation = nullptr) {
+/// With `comm` of more than one rank, S-MNIST and PS-MNIST without --valid-split are read
+/// in shards: each rank reads only its rows of the IDX files (ShardedDataset exchanges the
+/// samples of each batch). Every other case reads the whole set on every rank.
+inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_permutation = nullptr,
+                          Communicator* comm = nullptr) {
   TaskData d;
   if (cfg.task == "smnist" || cfg.task == "psmnist") {
+    if (cfg.task == "psmnist") d.permutation = saved_permutation ? *saved_permutation : make_permutation(cfg.seed);
+    if (comm && comm->size() > 1 && cfg.valid_split <= 0) {
+      d.train = mnist_shard(cfg.dataset_dir, MnistSplit::train, cfg.limit_train, d.permutation, *comm);
+      d.test = mnist_shard(cfg.dataset_dir, MnistSplit::test, cfg.limit_test, d.permutation, *comm);
+      return d;
+    }
     auto train = std::make_shared<MnistDataset>(cfg.dataset_dir, MnistSplit::train, cfg.limit_train);
     auto test = std::make_shared<MnistDataset>(cfg.dataset_dir, MnistSplit::test, cfg.limit_test);
-    if (cfg.task == "psmnist") {
-      d.permutation = saved_permutation ? *saved_permutation : make_permutation(cfg.seed);
+    if (!d.permutation.empty()) {
       train->set_permutation(d.permutation);
       test->set_permutation(d.permutation);
     }
