@@ -842,3 +842,67 @@ TEST_CASE("MnistDataset of rows [first, last): the samples of a whole load, labe
     check_refused([&] { MnistDataset(img, dir.file("l4"), "r", asrc::MnistRows{0, 1}); }, dir.file("l4"), "count mismatch");
   }
 }
+
+TEST_CASE("read_idx_row_list reads exactly the listed rows of a whole read, plain and gzip") {
+  TempDir dir;
+  const Bytes px = eleven_rows();
+  write_plain(dir.file("img.idx"), idx_bytes({11, 4, 3}, px));
+  std::vector<std::string> files = {dir.file("img.idx")};
+#ifdef ASRC_HAVE_ZLIB
+  write_gzip(dir.file("img.idx.gz"), idx_bytes({11, 4, 3}, px));
+  files.push_back(dir.file("img.idx.gz"));
+#endif
+  for (const std::string& f : files) {
+    // Every subset of the 11 rows (2^11), in increasing order.
+    for (unsigned mask = 0; mask < (1u << 11); ++mask) {
+      std::vector<std::uint64_t> rows;
+      Bytes expect;
+      for (std::uint64_t r = 0; r < 11; ++r)
+        if (mask >> r & 1u) {
+          rows.push_back(r);
+          expect.insert(expect.end(), px.begin() + std::ptrdiff_t(r * 12), px.begin() + std::ptrdiff_t(r * 12 + 12));
+        }
+      const asrc::IdxRows got = asrc::read_idx_row_list(f, 3, rows);
+      if (got.data != expect) {
+        FAIL_CHECK(f << ": rows of mask " << mask << " differ");
+        break;
+      }
+    }
+    check_refused([&] { asrc::read_idx_row_list(f, 3, {2, 2}); }, f, "strictly increasing");
+    check_refused([&] { asrc::read_idx_row_list(f, 3, {3, 1}); }, f, "strictly increasing");
+    check_refused([&] { asrc::read_idx_row_list(f, 3, {0, 11}); }, f, "row 11");
+  }
+  const Bytes whole = idx_bytes({11, 4, 3}, px);
+  const std::string t = dir.file("trunc.idx");
+  write_plain(t, Bytes(whole.begin(), whole.begin() + 16 + 7 * 12 + 5));
+  check_refused([&] { asrc::read_idx_row_list(t, 3, {1, 9}); }, t, "truncated data");
+#ifdef ASRC_HAVE_ZLIB
+  const std::string tg = dir.file("trunc.idx.gz");
+  write_gzip(tg, Bytes(whole.begin(), whole.begin() + 16 + 7 * 12 + 5));
+  check_refused([&] { asrc::read_idx_row_list(tg, 3, {9}); }, tg, "truncated data");
+  check_refused([&] { asrc::read_idx_row_list(tg, 3, {1}); }, tg, "truncated data");
+#endif
+}
+
+TEST_CASE("MnistDataset of a row list: the listed samples, labels checked on those rows only") {
+  TempDir dir;
+  Bytes px(5 * 784);
+  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>((i * 13 + i / 784) % 256);
+  const Bytes labels = {3, 200, 4, 1, 5};  // row 1 invalid
+  write_plain(dir.file("i"), idx_bytes({5, 28, 28}, px));
+  write_plain(dir.file("l"), idx_bytes({5}, labels));
+  MnistDataset d(dir.file("i"), dir.file("l"), "training split", asrc::MnistRowList{{0, 3, 4}});
+  REQUIRE(d.size() == 3);
+  const std::vector<std::size_t> rows = {0, 3, 4};
+  std::vector<float> a(784);
+  for (asrc::Index i = 0; i < 3; ++i) {
+    CHECK(d.label(i) == labels[rows[std::size_t(i)]]);
+    d.fill(i, a.data());
+    for (std::size_t p = 0; p < 784; ++p) CHECK(a[p] == float(px[rows[std::size_t(i)] * 784 + p]) / 255.0f);
+  }
+  check_refused([&] { MnistDataset(dir.file("i"), dir.file("l"), "s", asrc::MnistRowList{{0, 1}}); }, dir.file("l"),
+                "field 'label[1]'");
+  check_refused([&] { MnistDataset(dir.file("i"), dir.file("l"), "s", asrc::MnistRowList{{0, 5}}); }, dir.file("i"),
+                "within the 5 samples");
+  CHECK(MnistDataset(dir.file("i"), dir.file("l"), "s", asrc::MnistRowList{}).size() == 0);
+}

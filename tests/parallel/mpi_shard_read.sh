@@ -7,10 +7,13 @@
 # it: "labels in 0..9") and its pixels differ. Rank 0 gets such a copy too, at the path the
 # one-process run used (the path is part of last.ckpt). A rank that read outside its rows
 # fails, or trains on other pixels and gives a different log.
-# Usage: mpi_shard_read.sh NP TASK GZIP(0|1) ASRC_TRAIN WORKDIR MPIEXEC [MPIEXEC FLAGS...]
+# With VALID > 0 (--valid-split VALID: the held-out rows are a seeded random choice, which
+# this script does not recompute), only the rows past --limit-train / --limit-test are
+# damaged, in every rank's copy: a rank that loaded a whole file would refuse them.
+# Usage: mpi_shard_read.sh NP TASK GZIP(0|1) VALID ASRC_TRAIN WORKDIR MPIEXEC [MPIEXEC FLAGS...]
 set -u
-np=$1 task=$2 gz=$3 train=$4 dir=$5
-shift 5
+np=$1 task=$2 gz=$3 valid=$4 train=$5 dir=$6
+shift 6
 rm -rf "$dir"
 mkdir -p "$dir"
 ntrain=70 ntest=30 ltrain=61 ltest=25  # --limit-train/--limit-test: shards of the first rows
@@ -49,7 +52,7 @@ write_set() {
 shard() { local n=$1 r=$2 p=$3 q=$(($1 / $3)) m=$(($1 % $3)); local a=$((r * q + (r < m ? r : m))); echo "$a $((a + q + (r < m ? 1 : 0)))"; }
 
 args=(--preset "$task-src" --task "$task" --layers 12,12 --epochs 2 --batch-size 16 --chunk-size 4 --threads 1
-      --limit-train $ltrain --limit-test $ltest --results-dir "$dir/run" --dataset-dir "$dir/data")
+      --limit-train $ltrain --limit-test $ltest --valid-split $valid --results-dir "$dir/run" --dataset-dir "$dir/data")
 mkdir -p "$dir/data"
 write_set "$dir/data" 0 $ntrain 0 $ntest
 "$train" "${args[@]}" > "$dir/one.out" 2>&1 || { cat "$dir/one.out"; echo "FAIL: one process"; exit 1; }
@@ -62,9 +65,14 @@ for ((r = 0; r < np; r++)); do
   d="$dir/data_r$r"
   [ $r -eq 0 ] && d="$dir/data"
   mkdir -p "$d"
-  write_set "$d" $(shard $ltrain $r $np) $(shard $ltest $r $np)
+  if [ "$valid" -gt 0 ]; then
+    write_set "$d" 0 $ltrain 0 $ltest
+  else
+    write_set "$d" $(shard $ltrain $r $np) $(shard $ltest $r $np)
+  fi
   [ $r -gt 0 ] && mpmd+=(:)
   mpmd+=(-np 1 "$train" "${args[@]:0:${#args[@]}-1}" "$d")
+  [ "$valid" -gt 0 ] && echo "rank $r of $np: rows past the limits damaged in $d" ||
   echo "rank $r of $np: training rows [$(shard $ltrain $r $np | tr ' ' ,)) and test rows [$(shard $ltest $r $np | tr ' ' ,)) intact in $d"
 done
 ctl=$("$train" "${args[@]:0:${#args[@]}-1}" "$dir/data_r1" --results-dir "$dir/control" 2>&1)
@@ -76,8 +84,16 @@ out=$("$@" "${mpmd[@]}" 2>&1)
 rc=$?
 echo "$out" | grep -v "^$" | tail -n 12
 [ $rc -eq 0 ] || { echo "FAIL: mpirun -np $np exited with $rc"; exit 1; }
-grep -q "rows 0\.\.$(($(shard $ltrain 0 $np | cut -d' ' -f2) - 1)) .*shard 0\.\..* of $ltrain on rank 0" <<<"$out" ||
-  { echo "FAIL: rank 0 does not describe its training shard"; exit 1; }
+if [ "$valid" -gt 0 ]; then
+  want="training split ($(($(shard $((ltrain - valid)) 0 $np | cut -d' ' -f2))) chosen rows from row [0-9]*), shard 0\.\..* of $((ltrain - valid)) on rank 0"
+else
+  want="rows 0\.\.$(($(shard $ltrain 0 $np | cut -d' ' -f2) - 1)) .*shard 0\.\..* of $ltrain on rank 0"
+fi
+grep -q "$want" <<<"$out" || { echo "FAIL: rank 0 does not describe its training shard ($want)"; exit 1; }
+if [ "$valid" -gt 0 ]; then
+  grep -q "valid: S-MNIST validation split\|valid: PS-MNIST validation split" <<<"$out" &&
+    grep -q "shard 0\.\..* of $valid on rank 0" <<<"$out" || { echo "FAIL: rank 0 does not describe its validation shard"; exit 1; }
+fi
 strip() { cut -d, -f1-13,16- "$1"; }  # without seconds and samples_per_s
 if ! diff <(strip "$dir/one/log.csv") <(strip "$dir/run/log.csv"); then
   echo "FAIL: log.csv of $np ranks differs from one process"; exit 1

@@ -416,4 +416,68 @@ inline IdxRows read_idx_rows(const std::string& path, int expected_rank, std::ui
   return out;
 }
 
+/// The rows `rows` (strictly increasing) of an IDX file, in that order, with the checks of
+/// read_idx_rows; nothing else of a plain file is read (one seek per run of consecutive
+/// rows), a .gz file is decompressed from the start, its other rows skipped and not kept.
+/// first and last of the result are the first row and one past the last (0, 0 when empty).
+inline IdxRows read_idx_row_list(const std::string& path, int expected_rank, const std::vector<std::uint64_t>& rows,
+                                 const IdxLimits& limits = {}) {
+  const std::string where = "read_idx_row_list";
+  require(expected_rank >= 1 && expected_rank <= 255, where,
+          str_cat("an expected rank in [1, 255] for file '", path, "'"), expected_rank);
+  const bool gzip = idx_is_gzip(path);
+  detail::IdxSource src(path, gzip);
+  const std::string in_file = str_cat(" in file '", path, "'");
+  const detail::IdxHeader h = detail::read_idx_header(src, path, gzip, expected_rank, limits, where);
+  IdxRows out;
+  out.dims = h.dims;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    require(rows[i] < h.dims[0] && (i == 0 || rows[i] > rows[i - 1]), where,
+            str_cat("strictly increasing rows below the ", h.dims[0], " rows (field 'size[0]')", in_file),
+            str_cat("row ", rows[i], " at position ", i));
+  if (!rows.empty()) out.first = rows.front(), out.last = rows.back() + 1;
+  const std::uint64_t row = out.row_bytes();
+  out.data.resize(static_cast<std::size_t>(rows.size() * row));
+  std::vector<unsigned char> scratch(gzip ? std::size_t{1} << 16 : 0);
+  std::uint64_t done = 0;  // gzip: data bytes consumed so far
+  auto truncated = [&](std::uint64_t at) {
+    fail_expected(where, str_cat(h.count, " decompressed data bytes for sizes ", h.dims_text(), in_file),
+                  str_cat(at, " bytes (truncated data)"));
+  };
+  auto skip_to = [&](std::uint64_t target) {
+    while (done < target) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), target - done));
+      const std::size_t got = src.read(scratch.data(), want);
+      done += got;
+      if (got < want) truncated(done);
+    }
+  };
+  for (std::size_t i = 0; i < rows.size();) {
+    std::size_t j = i + 1;  // rows[i .. j) are consecutive
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
+    const std::uint64_t n = (j - i) * row;
+    unsigned char* dst = out.data.data() + i * row;
+    if (n > 0) {
+      if (!gzip) {
+        src.seek(h.header_bytes + rows[i] * row);
+        const std::size_t got = src.read(dst, static_cast<std::size_t>(n));
+        if (got != n)  // the file shrank after its size was checked
+          fail_expected(where, str_cat(n, " data bytes from row ", rows[i], in_file),
+                        str_cat(got, " bytes (truncated data)"));
+      } else {
+        skip_to(rows[i] * row);
+        const std::size_t got = src.read(dst, static_cast<std::size_t>(n));
+        done += got;
+        if (got < n) truncated(done);
+      }
+    }
+    i = j;
+  }
+  if (gzip) {
+    skip_to(h.count);
+    detail::idx_check_gzip_end(src, h, path, where);
+  }
+  return out;
+}
+
 }  // namespace asrc

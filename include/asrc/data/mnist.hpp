@@ -47,6 +47,11 @@ struct MnistRows {
   Index first = 0, last = 0;
 };
 
+/// Chosen samples of an MNIST file pair, strictly increasing (a rank's shard of a subset).
+struct MnistRowList {
+  std::vector<Index> rows;
+};
+
 class MnistDataset : public Dataset {
  public:
   static constexpr int kRows = 28;
@@ -85,6 +90,33 @@ class MnistDataset : public Dataset {
                MnistRows rows)
       : name_(std::move(name)), first_row_(rows.first) {
     load_rows(images_path, labels_path, rows);
+  }
+
+  /// S-MNIST samples rows.rows[0], rows.rows[1], ... (strictly increasing) of two explicit
+  /// IDX files, reading only those rows (read_idx_row_list), with the checks of the range
+  /// constructor. Sample i of this set is row rows.rows[i].
+  MnistDataset(const std::string& images_path, const std::string& labels_path, std::string name,
+               const MnistRowList& rows)
+      : name_(std::move(name)), first_row_(rows.rows.empty() ? 0 : rows.rows.front()), listed_(true) {
+    const std::string where = "MnistDataset::load";
+    const Index n = file_samples(images_path, labels_path);
+    std::vector<std::uint64_t> r(rows.rows.size());
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      require(rows.rows[i] >= 0 && rows.rows[i] < n, where,
+              str_cat("rows within the ", n, " samples of file '", images_path, "'"), rows.rows[i]);
+      r[i] = std::uint64_t(rows.rows[i]);
+    }
+    IdxRows img = read_idx_row_list(images_path, 3, r);
+    IdxRows lab = read_idx_row_list(labels_path, 1, r);
+    check_headers(img.dims, images_path, lab.dims, labels_path);
+    for (std::size_t i = 0; i < lab.data.size(); ++i)
+      if (lab.data[i] >= kClasses)
+        fail_expected(where,
+                      str_cat("labels in 0..", kClasses - 1, " in file '", labels_path,
+                              "' (field 'label[", r[i], "]')"),
+                      static_cast<int>(lab.data[i]));
+    images_ = std::move(img.data);
+    labels_ = std::move(lab.data);
   }
 
   /// Number of samples of an image and label file pair, from their headers (read_idx_dims:
@@ -161,6 +193,9 @@ class MnistDataset : public Dataset {
     }
   }
   std::string describe() const override {
+    if (listed_)
+      return str_cat(permuted() ? "PS-MNIST " : "S-MNIST ", name_, " (", size(), " chosen rows from row ",
+                     first_row_, ")");
     if (first_row_ >= 0)
       return str_cat(permuted() ? "PS-MNIST " : "S-MNIST ", name_, " rows ", first_row_, "..",
                      first_row_ + size() - 1, " (", size(), " samples)");
@@ -264,6 +299,7 @@ class MnistDataset : public Dataset {
   std::vector<std::uint8_t> labels_;  ///< N values in 0..9
   std::vector<int> perm_;             ///< empty: S-MNIST
   Index first_row_ = -1;              ///< the first row of a range read; -1: whole file
+  bool listed_ = false;               ///< read from a row list
 };
 
 }  // namespace asrc
