@@ -188,7 +188,7 @@ int run(int argc, char** argv, Communicator& comm) {
     require_memory("asrc-train", str_cat(n, " parameters with their gradient and optimizer state"),
                    4.0 * double(n) * double(sizeof(float)));
   }
-  const TaskData data = load_task(cfg, saved_perm.empty() ? nullptr : &saved_perm);
+  const TaskData data = load_task(cfg, saved_perm.empty() ? nullptr : &saved_perm, &comm);
   std::cout << "asrc-train: " << cfg.run_name() << "  " << cfg.model << " layers";
   for (Index h : cfg.layers) std::cout << " " << h;
   std::cout << "  skip " << cfg.skip << "  train: " << data.train->describe()

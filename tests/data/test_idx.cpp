@@ -19,6 +19,7 @@
 
 #include "asrc/data/idx.hpp"
 #include "asrc/data/mnist.hpp"
+#include "asrc/parallel/communicator.hpp"
 
 #ifdef ASRC_HAVE_ZLIB
 #include <zlib.h>
@@ -696,4 +697,212 @@ TEST_CASE("read_idx: every truncation and every bit flip, plain and gzip") {
   MESSAGE("gzip IDX: " << gz.size() * 8 << " single-bit flips, " << gz_refused << " refused, "
                        << gz_unchecked << " in unchecked header fields read the same content");
 #endif
+}
+
+// ---------------------------------------------------------------------------
+// read_idx_rows: a part of the file, as a rank of a data-parallel run reads it.
+
+namespace {
+
+/// Eleven 4 x 3 "images" whose every byte depends on its row and position.
+Bytes eleven_rows() {
+  Bytes px(11 * 12);
+  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>((i * 37 + i / 12 * 11) % 251);
+  return px;
+}
+
+/// Rows [a, b) of `whole`, an IdxArray of rows of `row` bytes.
+Bytes rows_of(const IdxArray& whole, std::uint64_t a, std::uint64_t b, std::uint64_t row) {
+  return Bytes(whole.data.begin() + static_cast<std::ptrdiff_t>(a * row),
+               whole.data.begin() + static_cast<std::ptrdiff_t>(b * row));
+}
+
+void check_every_range(const std::string& path, int rank, std::uint64_t rows, std::uint64_t row) {
+  const IdxArray whole = asrc::read_idx(path, rank);
+  CHECK(asrc::read_idx_dims(path, rank) == whole.dims);
+  for (std::uint64_t a = 0; a <= rows; ++a)
+    for (std::uint64_t b = a; b <= rows; ++b) {
+      INFO(path << " rows [" << a << ", " << b << ")");
+      const asrc::IdxRows r = asrc::read_idx_rows(path, rank, a, b);
+      CHECK(r.dims == whole.dims);
+      CHECK(r.first == a);
+      CHECK(r.last == b);
+      CHECK(r.row_bytes() == row);
+      CHECK(r.data == rows_of(whole, a, b, row));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("read_idx_rows reads exactly the rows of a whole read, plain and gzip") {
+  TempDir dir;
+  const Bytes px = eleven_rows();
+  Bytes labels(11);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i * 3 % 10);
+  write_plain(dir.file("img.idx"), idx_bytes({11, 4, 3}, px));
+  write_plain(dir.file("lab.idx"), idx_bytes({11}, labels));
+  // Every range, including empty ones, the first and last row alone and partial tails.
+  check_every_range(dir.file("img.idx"), 3, 11, 12);
+  check_every_range(dir.file("lab.idx"), 1, 11, 1);
+  // The shards of 2 and 3 ranks put back together are the whole file.
+  for (int P : {2, 3}) {
+    Bytes joined;
+    for (int r = 0; r < P; ++r) {
+      const auto [a, b] = asrc::rank_chunks(11, r, P);
+      const asrc::IdxRows part = asrc::read_idx_rows(dir.file("img.idx"), 3, std::uint64_t(a), std::uint64_t(b));
+      joined.insert(joined.end(), part.data.begin(), part.data.end());
+    }
+    CHECK(joined == px);
+  }
+  // An empty file (zero rows) has only the empty range.
+  write_plain(dir.file("empty.idx"), idx_bytes({0, 4, 3}, {}));
+  CHECK(asrc::read_idx_rows(dir.file("empty.idx"), 3, 0, 0).data.empty());
+#ifdef ASRC_HAVE_ZLIB
+  write_gzip(dir.file("img.idx.gz"), idx_bytes({11, 4, 3}, px));
+  write_gzip(dir.file("lab.idx.gz"), idx_bytes({11}, labels));
+  check_every_range(dir.file("img.idx.gz"), 3, 11, 12);
+  check_every_range(dir.file("lab.idx.gz"), 1, 11, 1);
+  CHECK(asrc::read_idx_rows(dir.file("img.idx.gz"), 3, 4, 9).data == asrc::read_idx_rows(dir.file("img.idx"), 3, 4, 9).data);
+#endif
+}
+
+TEST_CASE("read_idx_rows refuses what read_idx refuses, naming the file") {
+  TempDir dir;
+  const Bytes px = eleven_rows();
+  const Bytes whole = idx_bytes({11, 4, 3}, px);
+  const std::string t = dir.file("trunc.idx");
+  // Cut inside row 7: a range past the cut fails, and so does one before it (the file
+  // must hold exactly its declared data, checked from its size without reading it).
+  write_plain(t, Bytes(whole.begin(), whole.begin() + 16 + 7 * 12 + 5));
+  check_refused([&] { asrc::read_idx_rows(t, 3, 8, 11); }, t, "truncated data");
+  check_refused([&] { asrc::read_idx_rows(t, 3, 0, 2); }, t, "truncated data");
+  check_refused([&] { asrc::read_idx_dims(t, 3); }, t, "truncated data");
+  // Trailing bytes, a wrong rank, a wrong type, a range outside the file.
+  Bytes longer = whole;
+  longer.push_back(0);
+  write_plain(dir.file("long.idx"), longer);
+  check_refused([&] { asrc::read_idx_rows(dir.file("long.idx"), 3, 0, 1); }, dir.file("long.idx"), "trailing bytes");
+  write_plain(dir.file("ok.idx"), whole);
+  check_refused([&] { asrc::read_idx_rows(dir.file("ok.idx"), 1, 0, 1); }, dir.file("ok.idx"), "field 'dimensions'");
+  check_refused([&] { asrc::read_idx_rows(dir.file("ok.idx"), 3, 5, 12); }, dir.file("ok.idx"), "[5, 12)");
+  check_refused([&] { asrc::read_idx_rows(dir.file("ok.idx"), 3, 6, 5); }, dir.file("ok.idx"), "[6, 5)");
+  write_plain(dir.file("f32.idx"), idx_bytes({11, 4, 3}, px, 0x0D));
+  check_refused([&] { asrc::read_idx_rows(dir.file("f32.idx"), 3, 0, 1); }, dir.file("f32.idx"), "float32");
+#ifdef ASRC_HAVE_ZLIB
+  // Gzip: the stream is cut inside row 7. The rows past the cut and, since the stream
+  // is decompressed to its end to check its length, the rows before it fail too.
+  const std::string tg = dir.file("trunc.idx.gz");
+  write_gzip(tg, Bytes(whole.begin(), whole.begin() + 16 + 7 * 12 + 5));
+  check_refused([&] { asrc::read_idx_rows(tg, 3, 8, 11); }, tg, "truncated data");
+  check_refused([&] { asrc::read_idx_rows(tg, 3, 0, 2); }, tg, "truncated data");
+  write_gzip(dir.file("long.idx.gz"), longer);
+  check_refused([&] { asrc::read_idx_rows(dir.file("long.idx.gz"), 3, 0, 1); }, dir.file("long.idx.gz"), "trailing garbage");
+#endif
+}
+
+TEST_CASE("MnistDataset of rows [first, last): the samples of a whole load, labels checked in the range only") {
+  TempDir dir;
+  // Five images; label 200 (invalid) in row 4 only.
+  Bytes px(5 * 784);
+  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>((i * 13 + i / 784) % 256);
+  const Bytes labels = {3, 1, 4, 1, 200};
+  for (bool gz : {false, true}) {
+#ifndef ASRC_HAVE_ZLIB
+    if (gz) continue;
+#endif
+    const std::string img = dir.file(gz ? "i.gz" : "i"), lab = dir.file(gz ? "l.gz" : "l");
+#ifdef ASRC_HAVE_ZLIB
+    if (gz) {
+      write_gzip(img, idx_bytes({5, 28, 28}, px));
+      write_gzip(lab, idx_bytes({5}, labels));
+    }
+#endif
+    if (!gz) {
+      write_plain(img, idx_bytes({5, 28, 28}, px));
+      write_plain(lab, idx_bytes({5}, labels));
+    }
+    CHECK(MnistDataset::file_samples(img, lab) == 5);
+    // A whole load refuses row 4's label; rows 1..3 do not read it.
+    check_refused([&] { MnistDataset(img, lab, "all"); }, lab, "field 'label[4]'");
+    check_refused([&] { MnistDataset(img, lab, "r", asrc::MnistRows{2, 5}); }, lab, "field 'label[4]'");
+    MnistDataset rows(img, lab, "train", asrc::MnistRows{1, 4});
+    CHECK(rows.size() == 3);
+    CHECK(rows.describe() == "S-MNIST train rows 1..3 (3 samples)");
+    std::vector<float> a(784);
+    for (asrc::Index i = 0; i < 3; ++i) {
+      CHECK(rows.label(i) == labels[std::size_t(i + 1)]);
+      rows.fill(i, a.data());
+      for (std::size_t p = 0; p < 784; ++p) CHECK(a[p] == float(px[std::size_t(i + 1) * 784 + p]) / 255.0f);
+    }
+    CHECK(MnistDataset(img, lab, "none", asrc::MnistRows{5, 5}).size() == 0);
+    check_refused([&] { MnistDataset(img, lab, "r", asrc::MnistRows{3, 6}); }, img, "[3, 6)");
+    // Label and image counts must agree, as for a whole load.
+    write_plain(dir.file("l4"), idx_bytes({4}, {3, 1, 4, 1}));
+    check_refused([&] { MnistDataset::file_samples(img, dir.file("l4")); }, dir.file("l4"), "count mismatch");
+    check_refused([&] { MnistDataset(img, dir.file("l4"), "r", asrc::MnistRows{0, 1}); }, dir.file("l4"), "count mismatch");
+  }
+}
+
+TEST_CASE("read_idx_row_list reads exactly the listed rows of a whole read, plain and gzip") {
+  TempDir dir;
+  const Bytes px = eleven_rows();
+  write_plain(dir.file("img.idx"), idx_bytes({11, 4, 3}, px));
+  std::vector<std::string> files = {dir.file("img.idx")};
+#ifdef ASRC_HAVE_ZLIB
+  write_gzip(dir.file("img.idx.gz"), idx_bytes({11, 4, 3}, px));
+  files.push_back(dir.file("img.idx.gz"));
+#endif
+  for (const std::string& f : files) {
+    // Every subset of the 11 rows (2^11), in increasing order.
+    for (unsigned mask = 0; mask < (1u << 11); ++mask) {
+      std::vector<std::uint64_t> rows;
+      Bytes expect;
+      for (std::uint64_t r = 0; r < 11; ++r)
+        if (mask >> r & 1u) {
+          rows.push_back(r);
+          expect.insert(expect.end(), px.begin() + std::ptrdiff_t(r * 12), px.begin() + std::ptrdiff_t(r * 12 + 12));
+        }
+      const asrc::IdxRows got = asrc::read_idx_row_list(f, 3, rows);
+      if (got.data != expect) {
+        FAIL_CHECK(f << ": rows of mask " << mask << " differ");
+        break;
+      }
+    }
+    check_refused([&] { asrc::read_idx_row_list(f, 3, {2, 2}); }, f, "strictly increasing");
+    check_refused([&] { asrc::read_idx_row_list(f, 3, {3, 1}); }, f, "strictly increasing");
+    check_refused([&] { asrc::read_idx_row_list(f, 3, {0, 11}); }, f, "row 11");
+  }
+  const Bytes whole = idx_bytes({11, 4, 3}, px);
+  const std::string t = dir.file("trunc.idx");
+  write_plain(t, Bytes(whole.begin(), whole.begin() + 16 + 7 * 12 + 5));
+  check_refused([&] { asrc::read_idx_row_list(t, 3, {1, 9}); }, t, "truncated data");
+#ifdef ASRC_HAVE_ZLIB
+  const std::string tg = dir.file("trunc.idx.gz");
+  write_gzip(tg, Bytes(whole.begin(), whole.begin() + 16 + 7 * 12 + 5));
+  check_refused([&] { asrc::read_idx_row_list(tg, 3, {9}); }, tg, "truncated data");
+  check_refused([&] { asrc::read_idx_row_list(tg, 3, {1}); }, tg, "truncated data");
+#endif
+}
+
+TEST_CASE("MnistDataset of a row list: the listed samples, labels checked on those rows only") {
+  TempDir dir;
+  Bytes px(5 * 784);
+  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>((i * 13 + i / 784) % 256);
+  const Bytes labels = {3, 200, 4, 1, 5};  // row 1 invalid
+  write_plain(dir.file("i"), idx_bytes({5, 28, 28}, px));
+  write_plain(dir.file("l"), idx_bytes({5}, labels));
+  MnistDataset d(dir.file("i"), dir.file("l"), "training split", asrc::MnistRowList{{0, 3, 4}});
+  REQUIRE(d.size() == 3);
+  const std::vector<std::size_t> rows = {0, 3, 4};
+  std::vector<float> a(784);
+  for (asrc::Index i = 0; i < 3; ++i) {
+    CHECK(d.label(i) == labels[rows[std::size_t(i)]]);
+    d.fill(i, a.data());
+    for (std::size_t p = 0; p < 784; ++p) CHECK(a[p] == float(px[rows[std::size_t(i)] * 784 + p]) / 255.0f);
+  }
+  check_refused([&] { MnistDataset(dir.file("i"), dir.file("l"), "s", asrc::MnistRowList{{0, 1}}); }, dir.file("l"),
+                "field 'label[1]'");
+  check_refused([&] { MnistDataset(dir.file("i"), dir.file("l"), "s", asrc::MnistRowList{{0, 5}}); }, dir.file("i"),
+                "within the 5 samples");
+  CHECK(MnistDataset(dir.file("i"), dir.file("l"), "s", asrc::MnistRowList{}).size() == 0);
 }

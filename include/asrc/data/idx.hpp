@@ -15,11 +15,15 @@
 // advance, so its buffer grows only as decompressed bytes actually arrive and
 // the claimed size is capped (1 GiB by default); a short stream is reported as
 // truncated and any byte past the declared data as trailing garbage.
+//
+// read_idx_rows reads only rows [first, last) of the first dimension (a rank's shard of a
+// data set) with the same checks; read_idx_dims reads only the header.
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <sys/types.h>
 #include <string>
 #include <vector>
 
@@ -137,6 +141,12 @@ class IdxSource {
 #endif
   }
 
+  /// Move a plain file's read position to byte `offset` (not available for gzip).
+  void seek(std::uint64_t offset) {
+    if (fseeko(file_, static_cast<off_t>(offset), SEEK_SET) != 0)
+      fail(str_cat("seekable to byte ", offset), std::strerror(errno));
+  }
+
   /// Size in bytes of a plain file (not available for gzip).
   std::uint64_t plain_size() {
     const long here = std::ftell(file_);
@@ -174,18 +184,25 @@ inline bool idx_is_gzip(const std::string& path) {
   return got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
 }
 
-/// Read an IDX file of unsigned bytes with exactly `expected_rank` dimensions
-/// (the caller states what it expects; e.g. 3 for images, 1 for labels).
-/// Gzip files are recognised by content, not by name. Every problem throws
-/// std::invalid_argument naming the file, the field and what was expected.
-inline IdxArray read_idx(const std::string& path, int expected_rank, const IdxLimits& limits = {}) {
-  require(expected_rank >= 0 && expected_rank <= 255, "read_idx",
-          str_cat("an expected rank in [0, 255] for file '", path, "'"), expected_rank);
-  const bool gzip = idx_is_gzip(path);
-  detail::IdxSource src(path, gzip);
-  const std::string where = "read_idx";
-  const std::string in_file = str_cat(" in file '", path, "'");
+namespace detail {
 
+/// The checked header of an open IDX source: sizes, element count, header length. For a
+/// plain file the data must exactly fill the rest of the file (checked from its size,
+/// without reading the data).
+struct IdxHeader {
+  std::vector<std::uint32_t> dims;
+  std::uint64_t count = 0;         ///< elements the sizes declare
+  std::uint64_t header_bytes = 0;  ///< 4 + 4 per dimension
+  std::string dims_text() const {
+    std::string s;
+    for (std::size_t i = 0; i < dims.size(); ++i) s += str_cat(i ? " x " : "", dims[i]);
+    return s.empty() ? std::string("a scalar") : s;
+  }
+};
+
+inline IdxHeader read_idx_header(IdxSource& src, const std::string& path, bool gzip, int expected_rank,
+                                 const IdxLimits& limits, const std::string& where) {
+  const std::string in_file = str_cat(" in file '", path, "'");
   unsigned char head[4];
   const std::size_t got_head = src.read(head, 4);
   if (got_head < 4)
@@ -193,18 +210,16 @@ inline IdxArray read_idx(const std::string& path, int expected_rank, const IdxLi
                   str_cat(got_head, " bytes (truncated header)"));
   if (head[0] != 0 || head[1] != 0)
     fail_expected(where, str_cat("field 'magic' to start with two zero bytes (0x00 0x00)", in_file),
-                  str_cat(detail::idx_hex_byte(head[0]), " ", detail::idx_hex_byte(head[1]),
-                          " (not an IDX file)"));
+                  str_cat(idx_hex_byte(head[0]), " ", idx_hex_byte(head[1]), " (not an IDX file)"));
   if (head[2] != 0x08)
     fail_expected(where, str_cat("field 'type' to be 0x08 (unsigned byte)", in_file),
-                  str_cat(detail::idx_hex_byte(head[2]), " (", idx_type_name(head[2]),
-                          ", not supported)"));
+                  str_cat(idx_hex_byte(head[2]), " (", idx_type_name(head[2]), ", not supported)"));
   const int rank = head[3];
   if (rank != expected_rank)
     fail_expected(where, str_cat("field 'dimensions' to be ", expected_rank, in_file), rank);
 
-  IdxArray out;
-  out.dims.resize(static_cast<std::size_t>(rank));
+  IdxHeader h;
+  h.dims.resize(static_cast<std::size_t>(rank));
   const std::uint64_t cap = gzip ? limits.max_gzip_bytes : limits.max_plain_bytes;
   std::uint64_t count = 1;
   bool over = false;
@@ -216,39 +231,74 @@ inline IdxArray read_idx(const std::string& path, int expected_rank, const IdxLi
                     str_cat(got, " bytes (truncated header)"));
     const std::uint32_t v = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
                             (std::uint32_t{b[2]} << 8) | std::uint32_t{b[3]};
-    out.dims[static_cast<std::size_t>(d)] = v;
+    h.dims[static_cast<std::size_t>(d)] = v;
     // Multiply with an overflow guard: once past the cap the product stays flagged.
     if (!over && v != 0 && count > cap / v) over = true;
     if (!over) count *= v;
   }
   bool has_zero = false;
-  for (std::uint32_t v : out.dims) has_zero = has_zero || v == 0;
+  for (std::uint32_t v : h.dims) has_zero = has_zero || v == 0;
   if (has_zero) {
     over = false;
     count = 0;
   }
-  auto dims_text = [&out] {
-    std::string s;
-    for (std::size_t i = 0; i < out.dims.size(); ++i) s += str_cat(i ? " x " : "", out.dims[i]);
-    return s.empty() ? std::string("a scalar") : s;
-  };
   if (over || count > cap)
     fail_expected(where,
                   str_cat("fields 'size' to declare at most ", cap, " bytes of ",
                           gzip ? "decompressed " : "", "data", in_file),
-                  str_cat(dims_text(), " (too large)"));
-
-  const std::uint64_t header_bytes = 4 + 4 * static_cast<std::uint64_t>(rank);
+                  str_cat(h.dims_text(), " (too large)"));
+  h.count = count;
+  h.header_bytes = 4 + 4 * static_cast<std::uint64_t>(rank);
   if (!gzip) {
     // The file size is known: compare before allocating anything.
     const std::uint64_t file_bytes = src.plain_size();
-    const std::uint64_t have = file_bytes - header_bytes;
+    const std::uint64_t have = file_bytes - h.header_bytes;
     if (have < count)
-      fail_expected(where, str_cat(count, " data bytes for sizes ", dims_text(), in_file),
+      fail_expected(where, str_cat(count, " data bytes for sizes ", h.dims_text(), in_file),
                     str_cat(have, " bytes (truncated data)"));
     if (have > count)
-      fail_expected(where, str_cat(count, " data bytes for sizes ", dims_text(), in_file),
+      fail_expected(where, str_cat(count, " data bytes for sizes ", h.dims_text(), in_file),
                     str_cat(have, " bytes (", have - count, " trailing bytes after the data)"));
+  }
+  return h;
+}
+
+/// Read the rest of a gzip stream whose `count` data bytes were all consumed: any byte
+/// left is trailing garbage.
+inline void idx_check_gzip_end(IdxSource& src, const IdxHeader& h, const std::string& path,
+                               const std::string& where) {
+  unsigned char extra[256];
+  std::uint64_t trailing = 0;
+  for (std::size_t n; (n = src.read(extra, sizeof extra)) > 0;) {
+    trailing += n;
+    if (trailing > (std::uint64_t{1} << 20)) break;  // enough to report; stop reading
+  }
+  if (trailing > 0)
+    fail_expected(where,
+                  str_cat(h.count, " decompressed data bytes for sizes ", h.dims_text(), " in file '", path, "'"),
+                  str_cat(trailing > (std::uint64_t{1} << 20) ? "more than " : "", trailing,
+                          " extra bytes after the data (trailing garbage)"));
+}
+
+}  // namespace detail
+
+/// Read an IDX file of unsigned bytes with exactly `expected_rank` dimensions
+/// (the caller states what it expects; e.g. 3 for images, 1 for labels).
+/// Gzip files are recognised by content, not by name. Every problem throws
+/// std::invalid_argument naming the file, the field and what was expected.
+inline IdxArray read_idx(const std::string& path, int expected_rank, const IdxLimits& limits = {}) {
+  require(expected_rank >= 0 && expected_rank <= 255, "read_idx",
+          str_cat("an expected rank in [0, 255] for file '", path, "'"), expected_rank);
+  const bool gzip = idx_is_gzip(path);
+  detail::IdxSource src(path, gzip);
+  const std::string where = "read_idx";
+  const std::string in_file = str_cat(" in file '", path, "'");
+  const detail::IdxHeader h = detail::read_idx_header(src, path, gzip, expected_rank, limits, where);
+  const std::uint64_t count = h.count;
+  auto dims_text = [&h] { return h.dims_text(); };
+  IdxArray out;
+  out.dims = h.dims;
+  if (!gzip) {
     out.data.resize(static_cast<std::size_t>(count));
     const std::size_t got = count ? src.read(out.data.data(), out.data.size()) : 0;
     if (got != count)
@@ -275,16 +325,158 @@ inline IdxArray read_idx(const std::string& path, int expected_rank, const IdxLi
       fail_expected(where, str_cat(count, " decompressed data bytes for sizes ", dims_text(), in_file),
                     str_cat(filled, " bytes (truncated data)"));
   }
-  unsigned char extra[256];
-  std::uint64_t trailing = 0;
-  for (std::size_t n; (n = src.read(extra, sizeof extra)) > 0;) {
-    trailing += n;
-    if (trailing > (std::uint64_t{1} << 20)) break;  // enough to report; stop reading
+  detail::idx_check_gzip_end(src, h, path, where);
+  return out;
+}
+
+/// Rows [first, last) of an IDX file (a row: one index of the first dimension).
+struct IdxRows {
+  std::vector<std::uint32_t> dims;  ///< the whole file's sizes, outermost first
+  std::uint64_t first = 0, last = 0;
+  std::vector<std::uint8_t> data;   ///< (last - first) rows, row-major
+  /// Bytes per row (the product of dims[1..]).
+  std::uint64_t row_bytes() const {
+    std::uint64_t n = 1;
+    for (std::size_t d = 1; d < dims.size(); ++d) n *= dims[d];
+    return n;
   }
-  if (trailing > 0)
-    fail_expected(where, str_cat(count, " decompressed data bytes for sizes ", dims_text(), in_file),
-                  str_cat(trailing > (std::uint64_t{1} << 20) ? "more than " : "", trailing,
-                          " extra bytes after the data (trailing garbage)"));
+};
+
+/// The sizes declared by an IDX file's header, with the checks of read_idx that need no
+/// data (magic, type, rank, size limit, and for a plain file that the data exactly fills
+/// the rest of the file). Reads only the header.
+inline std::vector<std::uint32_t> read_idx_dims(const std::string& path, int expected_rank,
+                                                const IdxLimits& limits = {}) {
+  require(expected_rank >= 0 && expected_rank <= 255, "read_idx_dims",
+          str_cat("an expected rank in [0, 255] for file '", path, "'"), expected_rank);
+  const bool gzip = idx_is_gzip(path);
+  detail::IdxSource src(path, gzip);
+  return detail::read_idx_header(src, path, gzip, expected_rank, limits, "read_idx_dims").dims;
+}
+
+/// Only the rows [first, last) of an IDX file with `expected_rank` >= 1 dimensions, with the
+/// checks of read_idx: the header, and that the file holds exactly the declared data.
+/// A plain file is checked from its size and read from byte header + first * row_bytes:
+/// nothing outside the range is read. A gzip stream cannot seek: it is decompressed from
+/// the start, the rows before `first` are skipped through a small buffer (never held), and
+/// after `last` the rest is decompressed (not kept) to check its length, so a .gz file costs
+/// the whole decompression time but holds only the range in memory.
+inline IdxRows read_idx_rows(const std::string& path, int expected_rank, std::uint64_t first,
+                             std::uint64_t last, const IdxLimits& limits = {}) {
+  const std::string where = "read_idx_rows";
+  require(expected_rank >= 1 && expected_rank <= 255, where,
+          str_cat("an expected rank in [1, 255] for file '", path, "'"), expected_rank);
+  const bool gzip = idx_is_gzip(path);
+  detail::IdxSource src(path, gzip);
+  const std::string in_file = str_cat(" in file '", path, "'");
+  const detail::IdxHeader h = detail::read_idx_header(src, path, gzip, expected_rank, limits, where);
+  IdxRows out;
+  out.dims = h.dims;
+  require(first <= last && last <= h.dims[0], where,
+          str_cat("rows [first, last) within the ", h.dims[0], " rows (field 'size[0]')", in_file),
+          str_cat("[", first, ", ", last, ")"));
+  out.first = first;
+  out.last = last;
+  const std::uint64_t row = out.row_bytes();
+  const std::uint64_t begin = first * row, n = (last - first) * row;
+  out.data.resize(static_cast<std::size_t>(n));
+  if (!gzip) {
+    if (n == 0) return out;
+    src.seek(h.header_bytes + begin);
+    const std::size_t got = src.read(out.data.data(), out.data.size());
+    if (got != n)  // the file shrank after its size was checked
+      fail_expected(where, str_cat(n, " data bytes of rows [", first, ", ", last, ")", in_file),
+                    str_cat(got, " bytes (truncated data)"));
+    return out;
+  }
+  // Gzip: skip to the range, read it, then decompress the rest (discarded) to check that
+  // the stream holds exactly the declared data, as read_idx does.
+  std::vector<unsigned char> scratch(std::size_t{1} << 16);
+  std::uint64_t done = 0;
+  auto truncated = [&](std::uint64_t at) {
+    fail_expected(where, str_cat(h.count, " decompressed data bytes for sizes ", h.dims_text(), in_file),
+                  str_cat(at, " bytes (truncated data)"));
+  };
+  auto skip_to = [&](std::uint64_t target) {
+    while (done < target) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), target - done));
+      const std::size_t got = src.read(scratch.data(), want);
+      done += got;
+      if (got < want) truncated(done);
+    }
+  };
+  skip_to(begin);
+  if (n > 0) {
+    const std::size_t got = src.read(out.data.data(), out.data.size());
+    done += got;
+    if (got < n) truncated(done);
+  }
+  skip_to(h.count);
+  detail::idx_check_gzip_end(src, h, path, where);
+  return out;
+}
+
+/// The rows `rows` (strictly increasing) of an IDX file, in that order, with the checks of
+/// read_idx_rows; nothing else of a plain file is read (one seek per run of consecutive
+/// rows), a .gz file is decompressed from the start, its other rows skipped and not kept.
+/// first and last of the result are the first row and one past the last (0, 0 when empty).
+inline IdxRows read_idx_row_list(const std::string& path, int expected_rank, const std::vector<std::uint64_t>& rows,
+                                 const IdxLimits& limits = {}) {
+  const std::string where = "read_idx_row_list";
+  require(expected_rank >= 1 && expected_rank <= 255, where,
+          str_cat("an expected rank in [1, 255] for file '", path, "'"), expected_rank);
+  const bool gzip = idx_is_gzip(path);
+  detail::IdxSource src(path, gzip);
+  const std::string in_file = str_cat(" in file '", path, "'");
+  const detail::IdxHeader h = detail::read_idx_header(src, path, gzip, expected_rank, limits, where);
+  IdxRows out;
+  out.dims = h.dims;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    require(rows[i] < h.dims[0] && (i == 0 || rows[i] > rows[i - 1]), where,
+            str_cat("strictly increasing rows below the ", h.dims[0], " rows (field 'size[0]')", in_file),
+            str_cat("row ", rows[i], " at position ", i));
+  if (!rows.empty()) out.first = rows.front(), out.last = rows.back() + 1;
+  const std::uint64_t row = out.row_bytes();
+  out.data.resize(static_cast<std::size_t>(rows.size() * row));
+  std::vector<unsigned char> scratch(gzip ? std::size_t{1} << 16 : 0);
+  std::uint64_t done = 0;  // gzip: data bytes consumed so far
+  auto truncated = [&](std::uint64_t at) {
+    fail_expected(where, str_cat(h.count, " decompressed data bytes for sizes ", h.dims_text(), in_file),
+                  str_cat(at, " bytes (truncated data)"));
+  };
+  auto skip_to = [&](std::uint64_t target) {
+    while (done < target) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), target - done));
+      const std::size_t got = src.read(scratch.data(), want);
+      done += got;
+      if (got < want) truncated(done);
+    }
+  };
+  for (std::size_t i = 0; i < rows.size();) {
+    std::size_t j = i + 1;  // rows[i .. j) are consecutive
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
+    const std::uint64_t n = (j - i) * row;
+    unsigned char* dst = out.data.data() + i * row;
+    if (n > 0) {
+      if (!gzip) {
+        src.seek(h.header_bytes + rows[i] * row);
+        const std::size_t got = src.read(dst, static_cast<std::size_t>(n));
+        if (got != n)  // the file shrank after its size was checked
+          fail_expected(where, str_cat(n, " data bytes from row ", rows[i], in_file),
+                        str_cat(got, " bytes (truncated data)"));
+      } else {
+        skip_to(rows[i] * row);
+        const std::size_t got = src.read(dst, static_cast<std::size_t>(n));
+        done += got;
+        if (got < n) truncated(done);
+      }
+    }
+    i = j;
+  }
+  if (gzip) {
+    skip_to(h.count);
+    detail::idx_check_gzip_end(src, h, path, where);
+  }
   return out;
 }
 

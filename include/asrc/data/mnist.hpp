@@ -42,6 +42,16 @@ inline std::vector<int> make_permutation(std::uint64_t seed, int n = 784) {
   return p;
 }
 
+/// A range of samples [first, last) of an MNIST file pair (a rank's shard).
+struct MnistRows {
+  Index first = 0, last = 0;
+};
+
+/// Chosen samples of an MNIST file pair, strictly increasing (a rank's shard of a subset).
+struct MnistRowList {
+  std::vector<Index> rows;
+};
+
 class MnistDataset : public Dataset {
  public:
   static constexpr int kRows = 28;
@@ -70,6 +80,50 @@ class MnistDataset : public Dataset {
                Index limit = 0)
       : name_(std::move(name)) {
     load(images_path, labels_path, limit);
+  }
+
+  /// S-MNIST samples [rows.first, rows.last) of two explicit IDX files, reading only those
+  /// rows (read_idx_rows: a plain file is read from an offset, a .gz one is decompressed and
+  /// the other rows skipped). The files' headers and sizes are checked as for a whole read;
+  /// labels are checked only within the range. Sample i of this set is row first + i.
+  MnistDataset(const std::string& images_path, const std::string& labels_path, std::string name,
+               MnistRows rows)
+      : name_(std::move(name)), first_row_(rows.first) {
+    load_rows(images_path, labels_path, rows);
+  }
+
+  /// S-MNIST samples rows.rows[0], rows.rows[1], ... (strictly increasing) of two explicit
+  /// IDX files, reading only those rows (read_idx_row_list), with the checks of the range
+  /// constructor. Sample i of this set is row rows.rows[i].
+  MnistDataset(const std::string& images_path, const std::string& labels_path, std::string name,
+               const MnistRowList& rows)
+      : name_(std::move(name)), first_row_(rows.rows.empty() ? 0 : rows.rows.front()), listed_(true) {
+    const std::string where = "MnistDataset::load";
+    const Index n = file_samples(images_path, labels_path);
+    std::vector<std::uint64_t> r(rows.rows.size());
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      require(rows.rows[i] >= 0 && rows.rows[i] < n, where,
+              str_cat("rows within the ", n, " samples of file '", images_path, "'"), rows.rows[i]);
+      r[i] = std::uint64_t(rows.rows[i]);
+    }
+    IdxRows img = read_idx_row_list(images_path, 3, r);
+    IdxRows lab = read_idx_row_list(labels_path, 1, r);
+    check_headers(img.dims, images_path, lab.dims, labels_path);
+    for (std::size_t i = 0; i < lab.data.size(); ++i)
+      if (lab.data[i] >= kClasses)
+        fail_expected(where,
+                      str_cat("labels in 0..", kClasses - 1, " in file '", labels_path,
+                              "' (field 'label[", r[i], "]')"),
+                      static_cast<int>(lab.data[i]));
+    images_ = std::move(img.data);
+    labels_ = std::move(lab.data);
+  }
+
+  /// Number of samples of an image and label file pair, from their headers (read_idx_dims:
+  /// no data is read), with the checks of a whole load that need no data.
+  static Index file_samples(const std::string& images_path, const std::string& labels_path) {
+    return static_cast<Index>(check_headers(read_idx_dims(images_path, 3), images_path,
+                                            read_idx_dims(labels_path, 1), labels_path));
   }
 
   /// File names of the original distribution (without ".gz").
@@ -139,6 +193,12 @@ class MnistDataset : public Dataset {
     }
   }
   std::string describe() const override {
+    if (listed_)
+      return str_cat(permuted() ? "PS-MNIST " : "S-MNIST ", name_, " (", size(), " chosen rows from row ",
+                     first_row_, ")");
+    if (first_row_ >= 0)
+      return str_cat(permuted() ? "PS-MNIST " : "S-MNIST ", name_, " rows ", first_row_, "..",
+                     first_row_ + size() - 1, " (", size(), " samples)");
     return str_cat(permuted() ? "PS-MNIST " : "S-MNIST ", name_, " (", size(), " samples)");
   }
 
@@ -159,6 +219,44 @@ class MnistDataset : public Dataset {
 
   void check_index(Index i, const char* where) const {
     require(i >= 0 && i < size(), where, str_cat("a sample index in [0, ", size(), ")"), i);
+  }
+
+  /// The checks of load() on the two headers; returns the number of samples.
+  static std::uint32_t check_headers(const std::vector<std::uint32_t>& img, const std::string& images_path,
+                                     const std::vector<std::uint32_t>& lab, const std::string& labels_path) {
+    const std::string where = "MnistDataset::load";
+    if (img[1] != kRows || img[2] != kCols)
+      fail_expected(where,
+                    str_cat("fields 'size[1]' x 'size[2]' to be ", kRows, " x ", kCols,
+                            " in file '", images_path, "'"),
+                    str_cat(img[1], " x ", img[2]));
+    if (img[0] == 0)
+      fail_expected(where, str_cat("at least one image in file '", images_path, "'"), 0);
+    if (lab[0] != img[0])
+      fail_expected(where,
+                    str_cat("field 'size[0]' of file '", labels_path, "' to equal the ",
+                            img[0], " images of file '", images_path, "'"),
+                    str_cat(lab[0], " labels (count mismatch)"));
+    return img[0];
+  }
+
+  void load_rows(const std::string& images_path, const std::string& labels_path, MnistRows rows) {
+    const std::string where = "MnistDataset::load";
+    const Index n = file_samples(images_path, labels_path);
+    require(rows.first >= 0 && rows.first <= rows.last && rows.last <= n, where,
+            str_cat("rows [first, last) within the ", n, " samples of file '", images_path, "'"),
+            str_cat("[", rows.first, ", ", rows.last, ")"));
+    IdxRows img = read_idx_rows(images_path, 3, std::uint64_t(rows.first), std::uint64_t(rows.last));
+    IdxRows lab = read_idx_rows(labels_path, 1, std::uint64_t(rows.first), std::uint64_t(rows.last));
+    check_headers(img.dims, images_path, lab.dims, labels_path);  // the files may have changed
+    for (std::size_t i = 0; i < lab.data.size(); ++i)
+      if (lab.data[i] >= kClasses)
+        fail_expected(where,
+                      str_cat("labels in 0..", kClasses - 1, " in file '", labels_path,
+                              "' (field 'label[", std::uint64_t(rows.first) + i, "]')"),
+                      static_cast<int>(lab.data[i]));
+    images_ = std::move(img.data);
+    labels_ = std::move(lab.data);
   }
 
   void load(const std::string& images_path, const std::string& labels_path, Index limit) {
@@ -200,6 +298,8 @@ class MnistDataset : public Dataset {
   std::vector<std::uint8_t> images_;  ///< N x 784, row-major
   std::vector<std::uint8_t> labels_;  ///< N values in 0..9
   std::vector<int> perm_;             ///< empty: S-MNIST
+  Index first_row_ = -1;              ///< the first row of a range read; -1: whole file
+  bool listed_ = false;               ///< read from a row list
 };
 
 }  // namespace asrc

@@ -13,6 +13,7 @@
 #include "asrc/data/dataset.hpp"
 #include "asrc/data/gsc.hpp"
 #include "asrc/data/mnist.hpp"
+#include "asrc/parallel/sharded_dataset.hpp"
 #include "asrc/train/run_config.hpp"
 #ifdef ASRC_HAVE_HDF5
 #include "asrc/data/spike_hdf5.hpp"
@@ -55,10 +56,9 @@ inline std::string default_gsc_cache_dir(const std::string& dataset_dir) {
   return "";
 }
 
-/// Hold out `n` training samples (a seeded random choice) for validation.
-inline void split_validation(TaskData& d, Index n, std::uint64_t seed) {
-  if (n <= 0) return;
-  const Index N = d.train->size();
+/// The rows of a training set of N samples that stay for training and those held out for
+/// validation (`n`, a seeded random choice), both sorted.
+inline std::pair<std::vector<Index>, std::vector<Index>> validation_rows(Index N, Index n, std::uint64_t seed) {
   require(n < N, "split_validation", str_cat("--valid-split below the ", N, " training samples"), n);
   std::vector<Index> idx(static_cast<size_t>(N));
   std::iota(idx.begin(), idx.end(), Index(0));
@@ -67,19 +67,76 @@ inline void split_validation(TaskData& d, Index n, std::uint64_t seed) {
   std::vector<Index> valid(idx.begin(), idx.begin() + n), train(idx.begin() + n, idx.end());
   std::sort(valid.begin(), valid.end());
   std::sort(train.begin(), train.end());
+  return {train, valid};
+}
+
+/// Hold out `n` training samples (a seeded random choice) for validation.
+inline void split_validation(TaskData& d, Index n, std::uint64_t seed) {
+  if (n <= 0) return;
+  auto [train, valid] = validation_rows(d.train->size(), n, seed);
   auto base = d.train;
   d.valid = std::make_shared<SubsetDataset>(base, valid, "validation split");
   d.train = std::make_shared<SubsetDataset>(base, train, "training split");
 }
 
+/// This rank's shard of the rows `rows` (sorted) of an MNIST file pair: only the rows of its
+/// shard are read.
+inline std::shared_ptr<const Dataset> mnist_shard_of_rows(const std::string& images, const std::string& labels,
+                                                          const std::string& name, const std::vector<Index>& rows,
+                                                          const std::vector<int>& permutation, Communicator& comm) {
+  const Index n = static_cast<Index>(rows.size());
+  const auto [a, b] = ShardedDataset::shard_range(n, comm);
+  auto shard = std::make_shared<MnistDataset>(
+      images, labels, name, MnistRowList{std::vector<Index>(rows.begin() + a, rows.begin() + b)});
+  if (!permutation.empty()) shard->set_permutation(permutation);
+  return std::make_shared<ShardedDataset>(shard, n, comm);
+}
+
+/// This rank's shard of an MNIST split (the first `limit` samples, 0: all): only its rows
+/// of the two IDX files are read, the set's size comes from their headers.
+inline std::shared_ptr<const Dataset> mnist_shard(const std::string& dir, MnistSplit split, Index limit,
+                                                  const std::vector<int>& permutation, Communicator& comm) {
+  const std::string images = MnistDataset::find_file(dir, MnistDataset::images_name(split));
+  const std::string labels = MnistDataset::find_file(dir, MnistDataset::labels_name(split));
+  require(limit >= 0, "mnist_shard", "a non-negative limit (0 keeps all samples)", limit);
+  Index n = MnistDataset::file_samples(images, labels);
+  if (limit > 0 && limit < n) n = limit;
+  const auto [a, b] = ShardedDataset::shard_range(n, comm);
+  auto shard = std::make_shared<MnistDataset>(images, labels, to_string(split), MnistRows{a, b});
+  if (!permutation.empty()) shard->set_permutation(permutation);
+  return std::make_shared<ShardedDataset>(shard, n, comm);
+}
+
 /// Load the datasets of cfg.task. `saved_permutation` (PS-MNIST) overrides the seeded one.
-inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_permutation = nullptr) {
+/// With `comm` of more than one rank, S-MNIST and PS-MNIST are read in shards: each rank
+/// reads only its rows of the IDX files (ShardedDataset exchanges the samples of each
+/// batch); with --valid-split, its shards of the training and validation rows. SSC, SHD and
+/// GSC read the whole set on every rank.
+inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_permutation = nullptr,
+                          Communicator* comm = nullptr) {
   TaskData d;
   if (cfg.task == "smnist" || cfg.task == "psmnist") {
+    if (cfg.task == "psmnist") d.permutation = saved_permutation ? *saved_permutation : make_permutation(cfg.seed);
+    if (comm && comm->size() > 1 && cfg.valid_split <= 0) {
+      d.train = mnist_shard(cfg.dataset_dir, MnistSplit::train, cfg.limit_train, d.permutation, *comm);
+      d.test = mnist_shard(cfg.dataset_dir, MnistSplit::test, cfg.limit_test, d.permutation, *comm);
+      return d;
+    }
+    if (comm && comm->size() > 1) {  // --valid-split: the rows of split_validation, sharded
+      const std::string images = MnistDataset::find_file(cfg.dataset_dir, MnistDataset::images_name(MnistSplit::train));
+      const std::string labels = MnistDataset::find_file(cfg.dataset_dir, MnistDataset::labels_name(MnistSplit::train));
+      require(cfg.limit_train >= 0, "load_task", "a non-negative --limit-train (0 keeps all samples)", cfg.limit_train);
+      Index n = MnistDataset::file_samples(images, labels);
+      if (cfg.limit_train > 0 && cfg.limit_train < n) n = cfg.limit_train;
+      const auto [train_rows, valid_rows] = validation_rows(n, cfg.valid_split, cfg.seed);
+      d.train = mnist_shard_of_rows(images, labels, "training split", train_rows, d.permutation, *comm);
+      d.valid = mnist_shard_of_rows(images, labels, "validation split", valid_rows, d.permutation, *comm);
+      d.test = mnist_shard(cfg.dataset_dir, MnistSplit::test, cfg.limit_test, d.permutation, *comm);
+      return d;
+    }
     auto train = std::make_shared<MnistDataset>(cfg.dataset_dir, MnistSplit::train, cfg.limit_train);
     auto test = std::make_shared<MnistDataset>(cfg.dataset_dir, MnistSplit::test, cfg.limit_test);
-    if (cfg.task == "psmnist") {
-      d.permutation = saved_permutation ? *saved_permutation : make_permutation(cfg.seed);
+    if (!d.permutation.empty()) {
       train->set_permutation(d.permutation);
       test->set_permutation(d.permutation);
     }
