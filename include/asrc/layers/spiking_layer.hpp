@@ -376,7 +376,7 @@ class SpikingLayer {
 
   /// The columns c0 .. n-1 of mix_steps (fewer than one tile), every lag 1..J. Not
   /// inlined, so that mix_steps and mix_steps_nonzero run the same machine code here: GCC
-  /// vectorizes this loop over j in pairs, one product rounded before its add and one
+  /// 12 (-O3 -march=native) vectorizes this loop over j in pairs, one product rounded before its add and one
   /// fused, so leaving out a lag would change which products are fused.
   __attribute__((noinline)) static void mix_tail(const T* src, Index n, Index t, int dir, Index J,
                                                  const std::vector<T>& coeff, T* __restrict out, Index c0) {
