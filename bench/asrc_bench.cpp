@@ -13,6 +13,18 @@
 // rest uniform in [0,1]; SSC: sparse spike counts; GSC: standard normal features).
 // Every timing is the median of several repetitions after one warm-up.
 //
+// With --data DIR the same measurements run on real batches of each configuration's data
+// set instead (the first B training samples for training, the first B test samples for
+// evaluation and streaming; MNIST IDX files for smnist/psmnist, the Speech Commands
+// layout for gsc, read by the project's loaders), with the networks' own initialisation
+// (no --rate calibration unless asked for), and the spike rates seen are reported.
+// Configurations whose data is not in DIR are skipped with a note.
+//
+// --tau X sets the ASRC temperature (tau = 0.96^epoch in training: 0.96^150 = 0.0022), and
+// --skip-logits A sets the ASRC logits to w_j = A cos(2.3 (j + offset)) (they start at 0,
+// where softmax(w / tau) is uniform at every tau), so that a late-training kernel with
+// some coefficients exactly 0 can be timed, with and without --no-skip-zero-lags.
+//
 // Dense-equivalent work: per sample and time step a plain implementation does, in every
 // hidden layer, 2*F*H flops for the feed-forward product and 2*H*H for the recurrent
 // one, plus 2*H_L*C for the readout. Backward costs about twice the forward, so a
@@ -37,6 +49,9 @@
 #include <thread>
 #include <vector>
 
+#include "asrc/data/dataset.hpp"
+#include "asrc/data/gsc.hpp"
+#include "asrc/data/mnist.hpp"
 #include "asrc/network/network.hpp"
 #include "asrc/optim/adam.hpp"
 
@@ -131,6 +146,12 @@ std::vector<BenchConfig> table1() {
 asrc::Index g_chunk = asrc::NetworkConfig{}.chunk_size;
 /// NetworkConfig::flush_denormals, --no-flush turns it off.
 bool g_flush = asrc::NetworkConfig{}.flush_denormals;
+/// NetworkConfig::skip_zero_lags, --no-skip-zero-lags turns it off.
+bool g_skip_zero = asrc::NetworkConfig{}.skip_zero_lags;
+/// --data DIR ("" : random inputs), --tau, --skip-logits.
+std::string g_data;
+double g_tau = 1.0;
+double g_skip_logits = 0.0;
 
 asrc::NetworkConfig network_config(const BenchConfig& b, int threads,
                                    asrc::KernelPolicy kernels = asrc::KernelPolicy::automatic) {
@@ -146,6 +167,7 @@ asrc::NetworkConfig network_config(const BenchConfig& b, int threads,
   nc.kernels = kernels;
   nc.chunk_size = g_chunk;
   nc.flush_denormals = g_flush;
+  nc.skip_zero_lags = g_skip_zero;
   return nc;
 }
 
@@ -189,6 +211,88 @@ std::vector<int> make_labels(const BenchConfig& b, Index batch, std::uint64_t se
   std::vector<int> y(static_cast<size_t>(batch));
   for (auto& v : y) v = d(gen);
   return y;
+}
+
+/// Real batches of a configuration's data set (--data).
+struct RealData {
+  asrc::Matrix<float> x_train, x_test, x_stream;  // time-major; x_stream: one test sample
+  std::vector<int> y_train, y_test;
+  std::string note;  // what was read, or why the configuration is skipped
+  bool ok = false;
+};
+
+bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
+
+/// The first `batch` training and test samples of b's data set in `dir` (repeated in order
+/// when a split is smaller than the batch).
+RealData load_real(const BenchConfig& b, const std::string& dir) {
+  RealData d;
+  std::shared_ptr<const asrc::Dataset> train, test;
+  const std::string task = b.name.substr(0, b.name.find('-'));
+  const std::string sep = dir.empty() || dir.back() == '/' ? "" : "/";
+  try {
+    if (task == "smnist" || task == "psmnist") {
+      if (!file_exists(dir + sep + "train-images-idx3-ubyte") && !file_exists(dir + sep + "train-images-idx3-ubyte.gz")) {
+        d.note = "no MNIST IDX files in " + dir;
+        return d;
+      }
+      auto tr = std::make_shared<asrc::MnistDataset>(dir, asrc::MnistSplit::train, b.batch);
+      auto te = std::make_shared<asrc::MnistDataset>(dir, asrc::MnistSplit::test, b.batch);
+      if (task == "psmnist") {  // the permutation of seed 0, as asrc-train --seed 0
+        const auto perm = asrc::make_permutation(0);
+        tr->set_permutation(perm);
+        te->set_permutation(perm);
+      }
+      train = tr;
+      test = te;
+    } else if (task == "gsc") {
+      if (!file_exists(dir + sep + "testing_list.txt")) {
+        d.note = "no Speech Commands layout (testing_list.txt) in " + dir;
+        return d;
+      }
+      asrc::GscOptions o;  // no cache file: nothing is written next to the data
+      train = std::make_shared<asrc::GscDataset>(dir, asrc::GscSplit::train, o);
+      test = std::make_shared<asrc::GscDataset>(dir, asrc::GscSplit::test, o);
+    } else {
+      d.note = "asrc-bench reads no " + task + " data (HDF5 is not linked into it)";
+      return d;
+    }
+  } catch (const std::exception& e) {
+    d.note = std::string("cannot read the data: ") + e.what();
+    return d;
+  }
+  if (train->steps() != b.steps || train->width() != b.input || train->size() == 0 || test->size() == 0) {
+    d.note = "the data in " + dir + " does not have " + std::to_string(b.steps) + " steps x " +
+             std::to_string(b.input) + " inputs";
+    return d;
+  }
+  auto first = [&](const asrc::Dataset& ds, Index n) {
+    std::vector<Index> idx(static_cast<size_t>(n));
+    for (Index i = 0; i < n; ++i) idx[size_t(i)] = i % ds.size();
+    return idx;
+  };
+  asrc::make_batch(*train, first(*train, b.batch), d.x_train, d.y_train);
+  asrc::make_batch(*test, first(*test, b.batch), d.x_test, d.y_test);
+  std::vector<int> y1;
+  asrc::make_batch(*test, first(*test, 1), d.x_stream, y1);
+  const double nz = double((d.x_train.array() != 0.0f).count()) / double(d.x_train.size());
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%s: %ld of %ld training and %ld of %ld test samples (first B), %.1f%% non-zero inputs",
+                dir.c_str(), long(std::min(b.batch, train->size())), long(train->size()),
+                long(std::min(b.batch, test->size())), long(test->size()), 100.0 * nz);
+  d.note = buf;
+  d.ok = true;
+  return d;
+}
+
+/// --tau and --skip-logits on a freshly built network.
+void set_temperature(asrc::Network<float>& net) {
+  net.set_tau(g_tau);
+  if (g_skip_logits == 0.0) return;
+  for (const auto& e : net.layout().entries())
+    if (e.group == asrc::ParamGroup::skip)
+      for (Index j = 0; j < e.size(); ++j)
+        asrc::view(net.params(), e)(0, j) = float(g_skip_logits * std::cos(2.3 * double(j + e.offset)));
 }
 
 /// Dense-equivalent forward flops per sample and time step.
@@ -298,7 +402,9 @@ struct Result {
   double train_sps = 0, eval_sps = 0;
   double train_gflops = 0, eval_gflops = 0;
   long rss_base_kib = -1, rss_peak_kib = -1;
-  std::vector<double> spike_rates;
+  std::vector<double> spike_rates, eval_spike_rates;
+  std::vector<int> zero_lags;  // ASRC in training: coefficients exactly 0 per layer
+  std::string data_note;
   int train_reps = 0, eval_reps = 0;
   Index stream_steps = 0;
 };
@@ -351,6 +457,7 @@ struct Options {
   bool peak = true;
   Index gemm_n = 1024;
   double rate = 0.1;  // target spike rate per hidden layer (0: leave the initialisation)
+  bool rate_given = false;
   asrc::KernelPolicy kernels = asrc::KernelPolicy::automatic;
 };
 
@@ -362,15 +469,23 @@ int reps_for(const BenchConfig& b, const Options& o) {
   return long_seq ? 3 : 5;
 }
 
-Result run_config(const BenchConfig& b, const Options& o) {
+Result run_config(const BenchConfig& b, const Options& o, const RealData* real) {
   Result r;
   r.cfg = b;
   asrc::Network<float> net(network_config(b, o.threads, o.kernels));
   r.params = net.num_params();
+  set_temperature(net);
   if (o.rate > 0) calibrate_rates(net, b, o.rate);
+  if (b.recurrence == asrc::Recurrence::asrc)
+    for (size_t l = 0; l < net.layers().size(); ++l) {
+      int z = 0;
+      for (float c : net.lag_coefficients(l)) z += c == 0.0f;
+      r.zero_lags.push_back(z);
+    }
   auto opt = make_optimizer(b);
-  const auto x = make_input(b, b.batch, 1);
-  const auto y = make_labels(b, b.batch, 2);
+  const auto x = real ? real->x_train : make_input(b, b.batch, 1);
+  const auto y = real ? real->y_train : make_labels(b, b.batch, 2);
+  const auto x_eval = real ? real->x_test : x;
   asrc::Vector<float> grad;
   const double fwd_flops = forward_flops_per_sample_step(b) * double(b.steps) * double(b.batch);
 
@@ -405,12 +520,13 @@ Result run_config(const BenchConfig& b, const Options& o) {
 
   // Evaluation.
   net.set_training(false);
-  asrc::Matrix<float> logits = net.forward(x, b.batch);  // warm-up
+  asrc::Matrix<float> logits = net.forward(x_eval, b.batch);  // warm-up
+  r.eval_spike_rates = net.spike_rates();
   r.eval_reps = reps_for(b, o);
   std::vector<double> te;
   for (int i = 0; i < r.eval_reps; ++i) {
     const auto t0 = Clock::now();
-    logits = net.forward(x, b.batch);
+    logits = net.forward(x_eval, b.batch);
     te.push_back(seconds_since(t0));
   }
   r.eval_step_s = median(te);
@@ -418,7 +534,7 @@ Result run_config(const BenchConfig& b, const Options& o) {
   r.eval_gflops = fwd_flops / r.eval_step_s * 1e-9;
 
   // Streaming at batch 1: feed one whole sequence step by step (a shorter prefix in quick mode).
-  const asrc::Matrix<float> x1 = make_input(b, 1, 3);
+  const asrc::Matrix<float> x1 = real ? real->x_stream : make_input(b, 1, 3);
   r.stream_steps = o.quick ? std::min<Index>(b.steps, 200) : b.steps;
   std::vector<double> tsu;
   for (int rep = 0; rep < 4; ++rep) {
@@ -440,10 +556,19 @@ int rss_child(const std::string& name, int threads, asrc::KernelPolicy kernels) 
   for (const auto& b : table1()) {
     if (b.name != name) continue;
     const long base = read_status_kib("VmHWM:");
+    RealData real;
+    if (!g_data.empty()) {
+      real = load_real(b, g_data);
+      if (!real.ok) {
+        std::fprintf(stderr, "%s\n", real.note.c_str());
+        return 2;
+      }
+    }
     asrc::Network<float> net(network_config(b, threads, kernels));
+    set_temperature(net);
     auto opt = make_optimizer(b);
-    const auto x = make_input(b, b.batch, 1);
-    const auto y = make_labels(b, b.batch, 2);
+    const auto x = real.ok ? real.x_train : make_input(b, b.batch, 1);
+    const auto y = real.ok ? real.y_train : make_labels(b, b.batch, 2);
     asrc::Vector<float> grad;
     train_step(net, opt, x, b.batch, y, grad);
     std::printf("RSS %ld %ld\n", base, read_status_kib("VmHWM:"));
@@ -451,6 +576,12 @@ int rss_child(const std::string& name, int threads, asrc::KernelPolicy kernels) 
   }
   std::fprintf(stderr, "unknown configuration %s\n", name.c_str());
   return 2;
+}
+
+std::string fmt_double(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
 }
 
 /// Run this program again in --rss-child mode (a fresh address space) and read its report.
@@ -462,7 +593,9 @@ bool measure_rss(const std::string& name, int threads, bool dense, long& base, l
   const std::string cmd =
       std::string("'") + exe + "' --rss-child " + name + " --threads " + std::to_string(threads) +
       (dense ? " --kernels dense" : "") + " --chunk " + std::to_string(g_chunk) +
-      (g_flush ? "" : " --no-flush");
+      (g_flush ? "" : " --no-flush") + (g_skip_zero ? "" : " --no-skip-zero-lags") +
+      (g_data.empty() ? "" : " --data '" + g_data + "'") + " --tau " + fmt_double(g_tau) +
+      " --skip-logits " + fmt_double(g_skip_logits);
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return false;
   char line[256];
@@ -495,10 +628,16 @@ void usage() {
   std::printf(
       "usage: asrc-bench [--configs a,b,...] [--quick] [--threads N] [--json PATH]\n"
       "                  [--reps N] [--rate R] [--kernels auto|dense] [--chunk N] [--no-flush] [--gemm-n N] [--no-rss] [--no-peak] [--list]\n"
+      "                  [--data DIR] [--tau X] [--skip-logits A] [--no-skip-zero-lags]\n"
       "--kernels auto|dense: spike-aware row kernels (default) or Eigen GEMM everywhere\n"
       "--chunk N: sequences per work item (NetworkConfig::chunk_size, default 16)\n"
       "--no-flush: keep subnormal numbers (NetworkConfig::flush_denormals = false)\n"
-      "--rate R: scale each layer's input weights so it fires at about R in training (default 0.1; 0: off)\n"
+      "--rate R: scale each layer's input weights so it fires at about R in training (default 0.1, with --data 0; 0: off)\n"
+      "--data DIR: real batches of each configuration's data set in DIR (MNIST IDX files for smnist/psmnist,\n"
+      "            the Speech Commands layout for gsc); configurations without their data are skipped\n"
+      "--tau X: ASRC temperature (default 1; 0.96^epoch in training)\n"
+      "--skip-logits A: ASRC logits w_j = A cos(2.3 (j + offset)) instead of 0\n"
+      "--no-skip-zero-lags: run every lag of the ASRC mixture (NetworkConfig::skip_zero_lags = false)\n"
       "Benchmarks the Table 1 configurations (training, evaluation, streaming, memory).\n");
 }
 
@@ -525,7 +664,11 @@ int main(int argc, char** argv) {
     else if (a == "--no-rss") o.rss = false;
     else if (a == "--chunk") g_chunk = std::atol(next().c_str());
     else if (a == "--no-flush") g_flush = false;
-    else if (a == "--rate") o.rate = std::atof(next().c_str());
+    else if (a == "--rate") { o.rate = std::atof(next().c_str()); o.rate_given = true; }
+    else if (a == "--data") g_data = next();
+    else if (a == "--tau") g_tau = std::atof(next().c_str());
+    else if (a == "--skip-logits") g_skip_logits = std::atof(next().c_str());
+    else if (a == "--no-skip-zero-lags") g_skip_zero = false;
     else if (a == "--kernels") {
       const std::string k = next();
       if (k == "dense") o.kernels = asrc::KernelPolicy::dense;
@@ -550,7 +693,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--threads must be >= 1\n");
     return 2;
   }
+  if (!(g_tau > 0.0) || !std::isfinite(g_tau)) {
+    std::fprintf(stderr, "--tau must be a finite number > 0\n");
+    return 2;
+  }
   if (!rss_child_name.empty()) return rss_child(rss_child_name, o.threads, o.kernels);
+  if (!g_data.empty() && !o.rate_given) o.rate = 0.0;  // real data: the networks' own initialisation
 
   std::vector<BenchConfig> selected;
   const auto all = table1();
@@ -571,6 +719,11 @@ int main(int argc, char** argv) {
   std::printf("asrc-bench  cpu: %s  hardware threads: %u  bench threads: %d  subnormals: %s  load average: %s\n",
               cpu_model().c_str(), std::thread::hardware_concurrency(), o.threads,
               g_flush ? "flushed" : "kept", load_start.c_str());
+  std::printf("inputs: %s  rate calibration: %s  tau: %g  skip logits: %s  zero-coefficient lags: %s\n",
+              g_data.empty() ? "random" : ("real data in " + g_data).c_str(),
+              o.rate > 0 ? std::to_string(o.rate).c_str() : "off", g_tau,
+              g_skip_logits == 0.0 ? "0 (initial)" : ("A cos(...), A = " + std::to_string(g_skip_logits)).c_str(),
+              g_skip_zero ? "left out" : "run");
 
   GemmPeak peak;
   if (o.peak) {
@@ -584,23 +737,44 @@ int main(int argc, char** argv) {
   for (const auto& b : selected) {
     std::fflush(stdout);
     std::fprintf(stderr, "[asrc-bench] %s ...\n", b.name.c_str());
-    Result r = run_config(b, o);
+    RealData real;
+    if (!g_data.empty()) {
+      real = load_real(b, g_data);
+      std::printf("data: %s: %s%s\n", b.name.c_str(), real.ok ? "" : "skipped, ", real.note.c_str());
+      if (!real.ok) continue;
+    }
+    Result r = run_config(b, o, real.ok ? &real : nullptr);
+    r.data_note = real.note;
     if (o.rss && !measure_rss(b.name, o.threads, o.kernels == asrc::KernelPolicy::dense, r.rss_base_kib, r.rss_peak_kib))
       std::fprintf(stderr, "[asrc-bench] %s: memory measurement failed\n", b.name.c_str());
     results.push_back(r);
   }
   const std::string load_end = load_average();
+  if (results.empty()) {
+    std::fprintf(stderr, "asrc-bench: no configuration could run (see the notes above)\n");
+    return 2;
+  }
 
   auto pct = [&](double g) { return ceiling > 0 ? 100.0 * g / ceiling : std::nan(""); };
   std::printf("\n%-17s %4s %4s %7s | %10s %8s %6s %17s | %10s %8s %6s | %9s | %8s | %s\n", "config", "B",
               "T", "params", "train/s", "GFLOP/s", "%peak", "fwd/bwd/opt s", "eval/s", "GFLOP/s", "%peak",
-              "stream us", "peak MB", "spike rates");
+              "stream us", "peak MB", "spike rates train | eval");
   for (const auto& r : results) {
     std::string rates;
     for (double s : r.spike_rates) {
       char buf[16];
       std::snprintf(buf, sizeof(buf), "%s%.3f", rates.empty() ? "" : " ", s);
       rates += buf;
+    }
+    rates += " | eval";
+    for (double s : r.eval_spike_rates) {
+      char buf[16];
+      std::snprintf(buf, sizeof(buf), " %.3f", s);
+      rates += buf;
+    }
+    if (!r.zero_lags.empty()) {
+      rates += " | zero lags";
+      for (int z : r.zero_lags) rates += " " + std::to_string(z);
     }
     char parts[64];
     std::snprintf(parts, sizeof(parts), "%.3f/%.3f/%.4f", r.train_forward_s,
@@ -620,7 +794,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "cannot write %s\n", o.json.c_str());
       return 1;
     }
-    f << "{\n  \"tool\": \"asrc-bench\",\n  \"cpu\": \"" << json_escape(cpu_model()) << "\",\n"
+    f << "{\n  \"tool\": \"asrc-bench\",\n  \"data\": \"" << json_escape(g_data) << "\",\n  \"tau\": " << g_tau
+      << ",\n  \"skip_logits\": " << g_skip_logits << ",\n  \"skip_zero_lags\": " << (g_skip_zero ? "true" : "false")
+      << ",\n  \"cpu\": \"" << json_escape(cpu_model()) << "\",\n"
       << "  \"hardware_threads\": " << std::thread::hardware_concurrency() << ",\n"
       << "  \"threads\": " << o.threads << ",\n  \"rate_target\": " << o.rate << ",\n  \"kernels\": \""
       << (o.kernels == asrc::KernelPolicy::dense ? "dense" : "auto") << "\",\n  \"flush_denormals\": "
@@ -642,7 +818,11 @@ int main(int argc, char** argv) {
         << ", \"stream_steps\": " << r.stream_steps << ", \"rss_base_kib\": " << r.rss_base_kib
         << ", \"rss_peak_kib\": " << r.rss_peak_kib << ",\n     \"spike_rates\": [";
       for (size_t l = 0; l < r.spike_rates.size(); ++l) f << (l ? ", " : "") << r.spike_rates[l];
-      f << "]}" << (i + 1 < results.size() ? "," : "") << "\n";
+      f << "],\n     \"eval_spike_rates\": [";
+      for (size_t l = 0; l < r.eval_spike_rates.size(); ++l) f << (l ? ", " : "") << r.eval_spike_rates[l];
+      f << "], \"zero_lags\": [";
+      for (size_t l = 0; l < r.zero_lags.size(); ++l) f << (l ? ", " : "") << r.zero_lags[l];
+      f << "], \"data_note\": \"" << json_escape(r.data_note) << "\"}" << (i + 1 < results.size() ? "," : "") << "\n";
     }
     f << "  ]\n}\n";
   }

@@ -3,6 +3,8 @@
 // threads (bitwise), spike-aware kernels == dense GEMM path, and input validation.
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include "../support/networks.hpp"
 #include "../support/reference_rsnn.hpp"
 
@@ -182,6 +184,54 @@ TEST_CASE("loss and gradients are bitwise identical for 1 and 2 threads") {
     CHECK(g1 == g2);
     CHECK(gx1 == gx2);
     CHECK(g1.norm() > 0);
+  }
+}
+
+TEST_CASE("ASRC: skipping the lags whose coefficient is exactly 0 changes nothing (bitwise)") {
+  // Logits spread over +-0.5 and small tau: softmax(w / tau) underflows to exactly 0 for
+  // some lags but not for all (a one-hot kernel would take the single-lag path).
+  // Widths 37 (16 x 37 = 592 values per step: 4 tiles of 128 and a tail) and 40; chunks
+  // of 16 with a partial last chunk; T_lambda 21 > kMixBlock; both kernel policies; dropout.
+  for (KernelPolicy kernels : {KernelPolicy::automatic, KernelPolicy::dense})
+  for (Index width : {37, 40})
+  for (double tau : {0.005, 0.002}) {
+    NetworkConfig cfg = table1(3, {32, width, 36}, 5, Recurrence::asrc, 21);
+    cfg.chunk_size = 16;
+    cfg.threads = 2;
+    cfg.dropout = 0.1;
+    cfg.kernels = kernels;
+    const Index steps = 130, B = 20;
+    Matrix<float> x = random_input<float>(steps, B, cfg.input_size, 31, -0.2, 1.0);
+    std::vector<int> labels(B);
+    for (Index b = 0; b < B; ++b) labels[size_t(b)] = int(b % cfg.num_classes);
+    Vector<float> g[2];
+    Matrix<float> gx[2];
+    double loss[2];
+    Index zeros = 0, nonzeros = 0;
+    for (int skip : {0, 1}) {
+      cfg.skip_zero_lags = skip == 1;
+      Network<float> net = lively_network<float>(cfg);
+      for (const auto& e : net.layout().entries())
+        if (e.group == ParamGroup::skip)
+          for (Index j = 0; j < e.size(); ++j)
+            view(net.params(), e)(0, j) = float(0.5 * std::cos(2.3 * double(j + e.offset)));
+      net.set_tau(tau);
+      if (skip == 1)
+        for (size_t l = 0; l < net.layers().size(); ++l)
+          for (float c : net.lag_coefficients(l)) (c == 0.0f ? zeros : nonzeros) += 1;
+      loss[skip] = net.forward_backward(x, B, labels, g[skip], &gx[skip]);
+    }
+    const std::string what = "width " + std::to_string(width) + " tau " + std::to_string(tau) +
+                             (kernels == KernelPolicy::dense ? " dense" : " automatic");
+    INFO(what);
+    REQUIRE(zeros > 0);
+    REQUIRE(nonzeros > 3 * 2);  // more than one lag per layer: the mixture runs
+    CHECK(std::memcmp(&loss[0], &loss[1], sizeof(double)) == 0);
+    REQUIRE(g[0].size() == g[1].size());
+    CHECK(std::memcmp(g[0].data(), g[1].data(), sizeof(float) * size_t(g[0].size())) == 0);
+    REQUIRE(gx[0].size() == gx[1].size());
+    CHECK(std::memcmp(gx[0].data(), gx[1].data(), sizeof(float) * size_t(gx[0].size())) == 0);
+    CHECK(g[0].norm() > 0);
   }
 }
 

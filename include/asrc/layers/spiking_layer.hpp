@@ -62,6 +62,10 @@ struct LayerCache {
 struct KernelChoice {
   bool sparse_input = false;      ///< feed-forward product from this layer's input
   bool sparse_recurrent = false;  ///< W_rec times past spikes
+  /// ASRC in training: the step-by-step part of the lag mixture leaves out the lags whose
+  /// coefficient is exactly 0 (mix_steps_nonzero). The same results bitwise as the full
+  /// mixture (tested); false runs every lag, for checking.
+  bool skip_zero_lags = true;
 };
 
 template <typename T>
@@ -130,6 +134,7 @@ class SpikingLayer {
     // ASRC in training keeps Y_t = s_t W_rec^T of every step: the forward mixes the last
     // K of them, and backward needs all of them for dL/dc_j.
     if (mixture) c.Y.resize(steps * Bc, H);
+    const std::vector<Index> lags = mixture ? nonzero_lags(coeff, kc.skip_zero_lags) : std::vector<Index>{};
     const auto Wrec = recurrent_ >= 0 ? view(params, layout.entry(recurrent_))
                                       : ConstMatrixMap<T>(nullptr, 0, 0);
 
@@ -174,7 +179,10 @@ class SpikingLayer {
         for (Index t = t0; t < t0 + nb; ++t) {
           auto I = c.V.middleRows(t * Bc, Bc);
           // Terms from inside the block: lags 1 .. t - t0.
-          if (mixture) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), t - t0);
+          if (mixture) {
+            if (lags.empty()) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), t - t0);
+            else mix_steps_nonzero(c.Y.data(), Bc * H, t, -1, steps, coeff, lags, I.data(), t - t0);
+          }
           charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
           if (mixture) {
             auto Y = c.Y.middleRows(t * Bc, Bc);
@@ -237,6 +245,7 @@ class SpikingLayer {
     // one product over lambda*Bc rows, made before the neurons of those steps run.
     const Index block = mixture ? std::min(kMixBlock, K) : (K > 0 && single > 0 ? single : 1);
     if (mixture) c.gy.resize(block, N);
+    const std::vector<Index> lags = mixture ? nonzero_lags(coeff, kc.skip_zero_lags) : std::vector<Index>{};
     for (Index t1 = steps - 1; t1 >= 0; t1 -= block) {
       const Index t_first = std::max<Index>(0, t1 - block + 1);
       if (K > 0 && single > 0) {
@@ -261,7 +270,8 @@ class SpikingLayer {
         if (mixture) {
           // dL/dY_t: add the terms from inside the block (lags 1 .. t1 - t); rows of
           // later steps already hold dL/dI.
-          mix_steps(c.G.data(), N, t, +1, steps, coeff, gy.data(), t1 - t);
+          if (lags.empty()) mix_steps(c.G.data(), N, t, +1, steps, coeff, gy.data(), t1 - t);
+          else mix_steps_nonzero(c.G.data(), N, t, +1, steps, coeff, lags, gy.data(), t1 - t);
           if (t + 1 < steps) gS.noalias() += gy * Wrec;
         }
         // dL/dI_t from dL/ds_t (gS), dL/dv_{t+1} (gnext) and the surrogate g(v_t - theta),
@@ -361,11 +371,64 @@ class SpikingLayer {
       }
       for (Index c = 0; c < kW; ++c) out[c0 + c] = a[c];
     }
+    mix_tail(src, n, t, dir, J, coeff, out, c0);
+  }
+
+  /// The columns c0 .. n-1 of mix_steps (fewer than one tile), every lag 1..J. Not
+  /// inlined, so that mix_steps and mix_steps_nonzero run the same machine code here: GCC
+  /// 12 (-O3 -march=native) vectorizes this loop over j in pairs, one product rounded before its add and one
+  /// fused, so leaving out a lag would change which products are fused.
+  __attribute__((noinline)) static void mix_tail(const T* src, Index n, Index t, int dir, Index J,
+                                                 const std::vector<T>& coeff, T* __restrict out, Index c0) {
     for (Index c = c0; c < n; ++c) {
       T a = out[c];
       for (Index j = 1; j <= J; ++j) a += coeff[size_t(j - 1)] * src[(t + dir * j) * n + c];
       out[c] = a;
     }
+  }
+
+  /// The lags j (1-based, increasing) whose coefficient is not exactly 0, when `skip` and
+  /// at least one coefficient is 0; otherwise empty (run the full mix_steps).
+  static std::vector<Index> nonzero_lags(const std::vector<T>& coeff, bool skip) {
+    std::vector<Index> lags;
+    if (!skip || std::find(coeff.begin(), coeff.end(), T(0)) == coeff.end()) return lags;
+    for (size_t j = 0; j < coeff.size(); ++j)
+      if (coeff[j] != T(0)) lags.push_back(static_cast<Index>(j) + 1);
+    return lags;
+  }
+
+  /// mix_steps with the lags whose c_j is exactly 0 left out of the tiles (`lags`: the
+  /// others, increasing). The same results bitwise: in a tile every element is the chain
+  /// a <- a + c_j y over j increasing, the same expression as in mix_steps (GCC fuses it
+  /// into one FMA per lag in both), so the lags kept see the same operations in the same
+  /// order, and a lag left out would have added c_j y = +-0, which leaves a unchanged for
+  /// finite y except that +0 + -0 gives +0 where a was -0 (the sign of a zero current or
+  /// dL/dY; the spikes and every non-zero value are the same). With y = +-inf or NaN the
+  /// full mixture gives NaN where this does not. The last n mod 128 columns run every lag
+  /// (mix_tail, see there).
+  static void mix_steps_nonzero(const T* src, Index n, Index t, int dir, Index steps,
+                                const std::vector<T>& coeff, const std::vector<Index>& lags,
+                                T* __restrict out, Index jmax) {
+    const Index K = std::min(static_cast<Index>(coeff.size()), jmax);
+    const Index J = dir < 0 ? std::min(K, t) : std::min(K, steps - 1 - t);
+    Index nl = 0;  // lags is increasing: those up to J are a prefix
+    while (nl < static_cast<Index>(lags.size()) && lags[size_t(nl)] <= J) ++nl;
+    const Index* lag = lags.data();
+    constexpr Index kW = 128;
+    Index c0 = 0;
+    for (; c0 + kW <= n; c0 += kW) {
+      if (nl == 0) continue;
+      T a[kW];
+      for (Index c = 0; c < kW; ++c) a[c] = out[c0 + c];
+      for (Index q = 0; q < nl; ++q) {
+        const Index j = lag[q];
+        const T cj = coeff[size_t(j - 1)];
+        const T* __restrict y = src + (t + dir * j) * n + c0;
+        for (Index c = 0; c < kW; ++c) a[c] += cj * y[c];
+      }
+      for (Index c = 0; c < kW; ++c) out[c0 + c] = a[c];
+    }
+    mix_tail(src, n, t, dir, J, coeff, out, c0);
   }
 
   /// out[i] += sum_k A(i, k) src[u0 + k] for the output steps t0 .. t0+nb-1 and the

@@ -48,6 +48,10 @@ struct NetworkConfig {
   /// Treat subnormal numbers as zero inside forward, backward and streaming steps (see
   /// core/denormals.hpp: up to 1.8x faster training on x86 cores with slow subnormals).
   bool flush_denormals = true;
+  /// ASRC in training: leave out of the step-by-step lag mixture the lags whose softmax
+  /// coefficient is exactly 0 (KernelChoice::skip_zero_lags; the same results bitwise,
+  /// tested). false runs every lag, for checking.
+  bool skip_zero_lags = true;
 
   void validate() const {
     require(input_size > 0, "NetworkConfig::validate", "input_size > 0", input_size);
@@ -399,6 +403,7 @@ class Network {
 
   KernelChoice kernel_choice(size_t l) const {
     KernelChoice kc;
+    kc.skip_zero_lags = cfg_.skip_zero_lags;
     if (cfg_.kernels == KernelPolicy::dense) return kc;
     const bool binary = cfg_.lif.spike_fn == SpikeFunction::heaviside;
     if (!training_) {
