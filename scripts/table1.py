@@ -104,7 +104,7 @@ def row_of(name):
     last = log[-1]
     secs = sum(float(r["seconds"]) for r in log)
     sps = [float(r["samples_per_s"]) for r in log]
-    cmds = commands(folder)
+    starts = [c for c in commands(folder) if " --resume " not in " " + c + " "]
     return {
         "name": name, "preset": preset, "done": done, "total": total, "valid": valid,
         "best_epoch": best + 1, "best_test": float(log[best]["test_acc"]),
@@ -113,8 +113,9 @@ def row_of(name):
         "hours": secs / 3600.0, "sps": sum(sps) / len(sps),
         "model": "%s %s, %s, skip %s" % (cfg.get("task", "?"), cfg.get("model-version", "?"),
                                          cfg.get("layers", "?"), cfg.get("skip", "?")),
-        # Started by hand rather than by reproduce.sh: the command config.txt implies.
-        "command": cmds[0] if cmds else "asrc-train --preset %s --results-dir %s --dataset-dir %s --threads %s" % (
+        # The command that started the row (resumes repeat it); for a row started by hand
+        # rather than by reproduce.sh, the one config.txt implies.
+        "command": starts[0] if starts else "asrc-train --preset %s --results-dir %s --dataset-dir %s --threads %s" % (
             preset, cfg.get("results-dir", "?"), cfg.get("dataset-dir", "?"), cfg.get("threads", "0")),
         "running": done < total,
     }
