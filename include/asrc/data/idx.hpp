@@ -354,90 +354,20 @@ inline std::vector<std::uint32_t> read_idx_dims(const std::string& path, int exp
   return detail::read_idx_header(src, path, gzip, expected_rank, limits, "read_idx_dims").dims;
 }
 
-/// Only the rows [first, last) of an IDX file with `expected_rank` >= 1 dimensions, with the
-/// checks of read_idx: the header, and that the file holds exactly the declared data.
-/// A plain file is checked from its size and read from byte header + first * row_bytes:
-/// nothing outside the range is read. A gzip stream cannot seek: it is decompressed from
-/// the start, the rows before `first` are skipped through a small buffer (never held), and
-/// after `last` the rest is decompressed (not kept) to check its length, so a .gz file costs
-/// the whole decompression time but holds only the range in memory.
-inline IdxRows read_idx_rows(const std::string& path, int expected_rank, std::uint64_t first,
-                             std::uint64_t last, const IdxLimits& limits = {}) {
-  const std::string where = "read_idx_rows";
-  require(expected_rank >= 1 && expected_rank <= 255, where,
-          str_cat("an expected rank in [1, 255] for file '", path, "'"), expected_rank);
-  const bool gzip = idx_is_gzip(path);
-  detail::IdxSource src(path, gzip);
+namespace detail {
+/// Read the runs [first, last) of consecutive rows (increasing, within the file) of an IDX
+/// file whose header `h` was just read from `src`, one after another into `out.data`. A plain
+/// file seeks to each run; a gzip stream is decompressed from the start, the rows between
+/// runs skipped through a small buffer (never held), and after the last run the rest is
+/// decompressed (not kept) to check that the stream holds exactly the declared data.
+inline void read_idx_runs(IdxSource& src, const IdxHeader& h, const std::string& path, bool gzip,
+                          const std::string& where,
+                          const std::vector<std::pair<std::uint64_t, std::uint64_t>>& runs, IdxRows& out) {
   const std::string in_file = str_cat(" in file '", path, "'");
-  const detail::IdxHeader h = detail::read_idx_header(src, path, gzip, expected_rank, limits, where);
-  IdxRows out;
-  out.dims = h.dims;
-  require(first <= last && last <= h.dims[0], where,
-          str_cat("rows [first, last) within the ", h.dims[0], " rows (field 'size[0]')", in_file),
-          str_cat("[", first, ", ", last, ")"));
-  out.first = first;
-  out.last = last;
   const std::uint64_t row = out.row_bytes();
-  const std::uint64_t begin = first * row, n = (last - first) * row;
-  out.data.resize(static_cast<std::size_t>(n));
-  if (!gzip) {
-    if (n == 0) return out;
-    src.seek(h.header_bytes + begin);
-    const std::size_t got = src.read(out.data.data(), out.data.size());
-    if (got != n)  // the file shrank after its size was checked
-      fail_expected(where, str_cat(n, " data bytes of rows [", first, ", ", last, ")", in_file),
-                    str_cat(got, " bytes (truncated data)"));
-    return out;
-  }
-  // Gzip: skip to the range, read it, then decompress the rest (discarded) to check that
-  // the stream holds exactly the declared data, as read_idx does.
-  std::vector<unsigned char> scratch(std::size_t{1} << 16);
-  std::uint64_t done = 0;
-  auto truncated = [&](std::uint64_t at) {
-    fail_expected(where, str_cat(h.count, " decompressed data bytes for sizes ", h.dims_text(), in_file),
-                  str_cat(at, " bytes (truncated data)"));
-  };
-  auto skip_to = [&](std::uint64_t target) {
-    while (done < target) {
-      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), target - done));
-      const std::size_t got = src.read(scratch.data(), want);
-      done += got;
-      if (got < want) truncated(done);
-    }
-  };
-  skip_to(begin);
-  if (n > 0) {
-    const std::size_t got = src.read(out.data.data(), out.data.size());
-    done += got;
-    if (got < n) truncated(done);
-  }
-  skip_to(h.count);
-  detail::idx_check_gzip_end(src, h, path, where);
-  return out;
-}
-
-/// The rows `rows` (strictly increasing) of an IDX file, in that order, with the checks of
-/// read_idx_rows; nothing else of a plain file is read (one seek per run of consecutive
-/// rows), a .gz file is decompressed from the start, its other rows skipped and not kept.
-/// first and last of the result are the first row and one past the last (0, 0 when empty).
-inline IdxRows read_idx_row_list(const std::string& path, int expected_rank, const std::vector<std::uint64_t>& rows,
-                                 const IdxLimits& limits = {}) {
-  const std::string where = "read_idx_row_list";
-  require(expected_rank >= 1 && expected_rank <= 255, where,
-          str_cat("an expected rank in [1, 255] for file '", path, "'"), expected_rank);
-  const bool gzip = idx_is_gzip(path);
-  detail::IdxSource src(path, gzip);
-  const std::string in_file = str_cat(" in file '", path, "'");
-  const detail::IdxHeader h = detail::read_idx_header(src, path, gzip, expected_rank, limits, where);
-  IdxRows out;
-  out.dims = h.dims;
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    require(rows[i] < h.dims[0] && (i == 0 || rows[i] > rows[i - 1]), where,
-            str_cat("strictly increasing rows below the ", h.dims[0], " rows (field 'size[0]')", in_file),
-            str_cat("row ", rows[i], " at position ", i));
-  if (!rows.empty()) out.first = rows.front(), out.last = rows.back() + 1;
-  const std::uint64_t row = out.row_bytes();
-  out.data.resize(static_cast<std::size_t>(rows.size() * row));
+  std::uint64_t total = 0;
+  for (const auto& r : runs) total += (r.second - r.first) * row;
+  out.data.resize(static_cast<std::size_t>(total));
   std::vector<unsigned char> scratch(gzip ? std::size_t{1} << 16 : 0);
   std::uint64_t done = 0;  // gzip: data bytes consumed so far
   auto truncated = [&](std::uint64_t at) {
@@ -452,31 +382,81 @@ inline IdxRows read_idx_row_list(const std::string& path, int expected_rank, con
       if (got < want) truncated(done);
     }
   };
-  for (std::size_t i = 0; i < rows.size();) {
-    std::size_t j = i + 1;  // rows[i .. j) are consecutive
-    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
-    const std::uint64_t n = (j - i) * row;
-    unsigned char* dst = out.data.data() + i * row;
-    if (n > 0) {
-      if (!gzip) {
-        src.seek(h.header_bytes + rows[i] * row);
-        const std::size_t got = src.read(dst, static_cast<std::size_t>(n));
-        if (got != n)  // the file shrank after its size was checked
-          fail_expected(where, str_cat(n, " data bytes from row ", rows[i], in_file),
-                        str_cat(got, " bytes (truncated data)"));
-      } else {
-        skip_to(rows[i] * row);
-        const std::size_t got = src.read(dst, static_cast<std::size_t>(n));
-        done += got;
-        if (got < n) truncated(done);
-      }
+  unsigned char* dst = out.data.data();
+  for (const auto& [first, last] : runs) {
+    const std::uint64_t n = (last - first) * row;
+    if (n == 0) continue;
+    if (!gzip) {
+      src.seek(h.header_bytes + first * row);
+      const std::size_t got = src.read(dst, static_cast<std::size_t>(n));
+      if (got != n)  // the file shrank after its size was checked
+        fail_expected(where, str_cat(n, " data bytes of rows [", first, ", ", last, ")", in_file),
+                      str_cat(got, " bytes (truncated data)"));
+    } else {
+      skip_to(first * row);
+      const std::size_t got = src.read(dst, static_cast<std::size_t>(n));
+      done += got;
+      if (got < n) truncated(done);
     }
-    i = j;
+    dst += n;
   }
   if (gzip) {
     skip_to(h.count);
-    detail::idx_check_gzip_end(src, h, path, where);
+    idx_check_gzip_end(src, h, path, where);
   }
+}
+}  // namespace detail
+
+/// Only the rows [first, last) of an IDX file with `expected_rank` >= 1 dimensions, with the
+/// checks of read_idx: the header, and that the file holds exactly the declared data.
+/// A plain file is checked from its size and read from byte header + first * row_bytes:
+/// nothing outside the range is read. A gzip stream cannot seek: it is decompressed from
+/// the start and only the range is held, so a .gz file costs the whole decompression time.
+inline IdxRows read_idx_rows(const std::string& path, int expected_rank, std::uint64_t first,
+                             std::uint64_t last, const IdxLimits& limits = {}) {
+  const std::string where = "read_idx_rows";
+  require(expected_rank >= 1 && expected_rank <= 255, where,
+          str_cat("an expected rank in [1, 255] for file '", path, "'"), expected_rank);
+  const bool gzip = idx_is_gzip(path);
+  detail::IdxSource src(path, gzip);
+  const detail::IdxHeader h = detail::read_idx_header(src, path, gzip, expected_rank, limits, where);
+  IdxRows out;
+  out.dims = h.dims;
+  require(first <= last && last <= h.dims[0], where,
+          str_cat("rows [first, last) within the ", h.dims[0], " rows (field 'size[0]') in file '", path, "'"),
+          str_cat("[", first, ", ", last, ")"));
+  out.first = first;
+  out.last = last;
+  detail::read_idx_runs(src, h, path, gzip, where, {{first, last}}, out);
+  return out;
+}
+
+/// The rows `rows` (strictly increasing) of an IDX file, in that order, with the checks of
+/// read_idx_rows; nothing else of a plain file is read (one seek per run of consecutive
+/// rows), a .gz file is decompressed from the start, its other rows skipped and not kept.
+/// first and last of the result are the first row and one past the last (0, 0 when empty).
+inline IdxRows read_idx_row_list(const std::string& path, int expected_rank, const std::vector<std::uint64_t>& rows,
+                                 const IdxLimits& limits = {}) {
+  const std::string where = "read_idx_row_list";
+  require(expected_rank >= 1 && expected_rank <= 255, where,
+          str_cat("an expected rank in [1, 255] for file '", path, "'"), expected_rank);
+  const bool gzip = idx_is_gzip(path);
+  detail::IdxSource src(path, gzip);
+  const detail::IdxHeader h = detail::read_idx_header(src, path, gzip, expected_rank, limits, where);
+  IdxRows out;
+  out.dims = h.dims;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    require(rows[i] < h.dims[0] && (i == 0 || rows[i] > rows[i - 1]), where,
+            str_cat("strictly increasing rows below the ", h.dims[0], " rows (field 'size[0]') in file '", path,
+                    "'"),
+            str_cat("row ", rows[i], " at position ", i));
+  if (!rows.empty()) out.first = rows.front(), out.last = rows.back() + 1;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> runs;
+  for (std::uint64_t r : rows) {
+    if (!runs.empty() && runs.back().second == r) ++runs.back().second;
+    else runs.emplace_back(r, r + 1);
+  }
+  detail::read_idx_runs(src, h, path, gzip, where, runs, out);
   return out;
 }
 
