@@ -136,9 +136,10 @@ inline std::pair<std::vector<Index>, std::vector<Index>> task_rows(Index n, Inde
 inline void load_spike_shards(TaskData& d, const RunConfig& cfg, const SpikeHdf5Options& o, Communicator& comm) {
   const std::string train_path = join_path(cfg.dataset_dir, cfg.task + "_train.h5");
   const std::string test_path = join_path(cfg.dataset_dir, cfg.task + "_test.h5");
-  const auto [train_rows, valid_rows] =
-      task_rows(SpikeDataset::file_rows(train_path, o), cfg.limit_train, "--limit-train", cfg.valid_split, cfg.seed);
-  const std::vector<Index> test_rows = task_rows(SpikeDataset::file_rows(test_path, o), cfg.limit_test, "--limit-test", 0, 0).first;
+  const auto [train_rows, valid_rows] = task_rows(SpikeDataset::file_rows(train_path, o), cfg.limit_train,
+                                                  "--limit-train", cfg.valid_split, cfg.seed);
+  const std::vector<Index> test_rows =
+      task_rows(SpikeDataset::file_rows(test_path, o), cfg.limit_test, "--limit-test", 0, 0).first;
   std::int64_t dropped[2] = {0, 0};  // train (with its validation rows), test
   auto shard = [&](const std::string& path, const std::vector<Index>& rows, const std::string& name,
                    std::int64_t& drop) {
@@ -167,8 +168,8 @@ inline void load_spike_shards(TaskData& d, const RunConfig& cfg, const SpikeHdf5
 inline void load_gsc_shards(TaskData& d, const RunConfig& cfg, const GscOptions& o, Communicator& comm) {
   const auto [train_rows, valid_rows] = task_rows(GscDataset::list_size(cfg.dataset_dir, GscSplit::train, o),
                                                   cfg.limit_train, "--limit-train", cfg.valid_split, cfg.seed);
-  const std::vector<Index> test_rows =
-      task_rows(GscDataset::list_size(cfg.dataset_dir, GscSplit::test, o), cfg.limit_test, "--limit-test", 0, 0).first;
+  const std::vector<Index> test_rows = task_rows(GscDataset::list_size(cfg.dataset_dir, GscSplit::test, o),
+                                                 cfg.limit_test, "--limit-test", 0, 0).first;
   Index silence = 0, missing = 0;  // properties of the lists, the same on every rank
   auto shard = [&](GscSplit split, const std::vector<Index>& rows) {
     return shard_of_rows(rows, comm, [&](std::vector<Index> r) {
