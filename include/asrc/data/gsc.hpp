@@ -26,7 +26,9 @@
 // list (relative path, label, file size). A later construction with the same
 // key loads that file instead; a file that fails its size, header or checksum
 // test is ignored and rewritten. Files are written to a temporary name and
-// renamed, so readers never see a partial cache.
+// renamed, so readers never see a partial cache. With GscOptions::rows (a rank's shard)
+// only the chosen clips are read, and the sample list of the key is theirs: each shard has
+// its own cache file.
 //
 // Cache layout (host byte order, checked with an endianness marker):
 //   char magic[8] "ASRCGSC1"; u32 version; u32 0x01020304; u64 key;
@@ -39,6 +41,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <system_error>
@@ -78,6 +81,11 @@ struct GscOptions {
   std::string cache_dir;           ///< empty: no cache file
   bool background_silence = true;  ///< twelve labels, train: add _background_noise_ files
   int threads = 0;                 ///< feature threads; 0: OpenMP's default
+  /// Set: only these samples of the split's list (strictly increasing indices into it;
+  /// sample i is list entry (*rows)[i]). Only their clips are read and decoded (a rank's
+  /// shard under MPI); the list itself is always built whole. An empty list gives an empty
+  /// set.
+  std::optional<std::vector<Index>> rows;
 };
 
 namespace gsc_detail {
@@ -216,6 +224,9 @@ class GscDataset : public Dataset {
       }
     }
 
+    listed_ = size();
+    if (opt_.rows) select_rows(*opt_.rows);
+
     key_ = make_key();
     const Index n = size();
     if (!opt_.cache_dir.empty()) {
@@ -237,6 +248,15 @@ class GscDataset : public Dataset {
     if (!cache_file_.empty()) write_cache();
   }
 
+  /// The number of samples in the split's list (what `rows` indexes), reading no clip: what a
+  /// rank needs to know to choose its shard. Options as for the constructor (rows and the
+  /// cache folder are ignored).
+  static Index list_size(const std::string& root, GscSplit split, GscOptions opt = GscOptions()) {
+    opt.rows = std::vector<Index>{};
+    opt.cache_dir.clear();
+    return GscDataset(root, split, opt).listed();
+  }
+
   Index size() const override { return static_cast<Index>(paths_.size()); }
   Index steps() const override { return opt_.features.frames; }
   Index width() const override { return opt_.features.n_mels; }
@@ -247,7 +267,13 @@ class GscDataset : public Dataset {
     std::memcpy(out, feats_.data() + check(i) * per, per * sizeof(float));
   }
   std::string describe() const override {
-    return str_cat("GSC ", to_string(split_), " (", size(), " samples, ", num_classes(),
+    std::string rows;
+    if (opt_.rows && !opt_.rows->empty()) {
+      const auto& r = *opt_.rows;
+      rows = r.back() - r.front() + 1 == size() ? str_cat(", rows ", r.front(), "..", r.back(), " of ", listed_)
+                                                 : str_cat(", chosen rows of ", listed_, " from row ", r.front());
+    }
+    return str_cat("GSC ", to_string(split_), " (", size(), " samples", rows, ", ", num_classes(),
                    " classes", num_silence_ ? str_cat(", ", num_silence_, " silence") : "", ")");
   }
 
@@ -260,7 +286,10 @@ class GscDataset : public Dataset {
   GscSplit split() const { return split_; }
   const GscOptions& options() const { return opt_; }
 
+  /// Silence samples in the split's list (all of them, whatever `rows` selects).
   Index num_silence() const { return num_silence_; }
+  /// Samples in the split's list (size() unless `rows` selects some).
+  Index listed() const { return listed_; }
   /// Entries of this split's list file with no clip on disk.
   Index missing_listed() const { return missing_listed_; }
   /// Hash of the feature settings, label set, split and sample list.
@@ -278,6 +307,21 @@ class GscDataset : public Dataset {
   size_t check(Index i) const {
     require(i >= 0 && i < size(), "GscDataset::sample", str_cat("an index in [0, ", size(), ")"), i);
     return static_cast<size_t>(i);
+  }
+
+  void select_rows(const std::vector<Index>& rows) {
+    std::vector<std::string> paths;
+    std::vector<std::int32_t> labels;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      require(rows[i] >= 0 && rows[i] < listed_ && (i == 0 || rows[i] > rows[i - 1]), "GscDataset::GscDataset",
+              str_cat("strictly increasing rows below the ", listed_, " samples of the ", to_string(split_),
+                      " split of '", root_, "'"),
+              str_cat("row ", rows[i], " at position ", i));
+      paths.push_back(paths_[static_cast<size_t>(rows[i])]);
+      labels.push_back(labels_[static_cast<size_t>(rows[i])]);
+    }
+    paths_ = std::move(paths);
+    labels_ = std::move(labels);
   }
 
   static std::unordered_set<std::string> read_list(const std::string& file) {
@@ -444,7 +488,7 @@ class GscDataset : public Dataset {
   std::vector<std::string> paths_;
   std::vector<std::int32_t> labels_;
   std::vector<float> feats_;
-  Index num_silence_ = 0, missing_listed_ = 0, computed_ = 0;
+  Index num_silence_ = 0, missing_listed_ = 0, computed_ = 0, listed_ = 0;
   std::uint64_t key_ = 0;
   std::string cache_file_;
   bool from_cache_ = false, cache_rejected_ = false;

@@ -58,6 +58,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,6 +90,11 @@ struct SpikeHdf5Options {
   double max_time = 1.4;          ///< seconds covered by the edges linspace(0, max_time, steps)
   SpikeOutOfRange out_of_range = SpikeOutOfRange::drop;
   Index limit = 0;                ///< > 0: keep only the first `limit` rows; 0: all
+  /// Set: only these rows of the file (below those `limit` keeps), strictly increasing;
+  /// sample i is row (*rows)[i]. They are read through hyperslab selections of their runs of
+  /// consecutive rows, so nothing of the other rows is read (a rank's shard under MPI). An
+  /// empty list gives an empty set (a shard of a set smaller than the number of ranks).
+  std::optional<std::vector<Index>> rows;
   std::string name;               ///< for describe(); empty: the file name
   Index read_rows = 256;          ///< rows per HDF5 read (bounds the temporary buffers)
   /// Read the file once in a child process (fork) first. libhdf5 1.10 itself crashes or
@@ -96,6 +102,15 @@ struct SpikeHdf5Options {
   /// std::invalid_argument naming the file, at the cost of reading it twice. POSIX only;
   /// asrc-train turns it on. 0 seconds: off.
   unsigned check_in_child_s = 0;
+
+  /// The rows [first, last) as a list for `rows`.
+  static std::vector<Index> row_range(Index first, Index last) {
+    require(first >= 0 && first <= last, "SpikeHdf5Options::row_range", "0 <= first <= last",
+            str_cat("[", first, ", ", last, ")"));
+    std::vector<Index> r(static_cast<std::size_t>(last - first));
+    for (Index i = first; i < last; ++i) r[static_cast<std::size_t>(i - first)] = i;
+    return r;
+  }
 
   static SpikeHdf5Options ssc() { return SpikeHdf5Options{}; }
   static SpikeHdf5Options shd() {
@@ -298,6 +313,14 @@ class SpikeDataset : public Dataset {
     load();
   }
 
+  /// The number of rows of the file (all three datasets checked as a whole read checks
+  /// them), reading none of them: what a rank needs to know to choose its shard. Options
+  /// as for the constructor (check_in_child_s applies).
+  static Index file_rows(const std::string& path, SpikeHdf5Options options = SpikeHdf5Options{}) {
+    options.rows = std::vector<Index>{};
+    return SpikeDataset(path, std::move(options)).rows_in_file();
+  }
+
   /// Reads the file in a forked child with an alarm, and refuses it if the child does not
   /// end normally: a crash or a hang inside libhdf5. Ordinary refusals are left to the
   /// read in this process, which reports them with their own message.
@@ -352,7 +375,13 @@ class SpikeDataset : public Dataset {
     });
   }
   std::string describe() const override {
-    return str_cat(opt_.name, " (", size(), " samples, ", opt_.steps, " steps x ", width_,
+    std::string rows;
+    if (opt_.rows && !opt_.rows->empty()) {
+      const auto& r = *opt_.rows;
+      rows = r.back() - r.front() + 1 == size() ? str_cat(", rows ", r.front(), "..", r.back())
+                                                 : str_cat(", chosen rows from row ", r.front());
+    }
+    return str_cat(opt_.name, " (", size(), " samples", rows, ", ", opt_.steps, " steps x ", width_,
                    " channels, ", opt_.num_classes, " classes)");
   }
 
@@ -492,6 +521,72 @@ class SpikeDataset : public Dataset {
     }
   }
 
+  // One run of consecutive rows [start, start + count) of the file.
+  struct Piece {
+    hsize_t start;
+    hsize_t count;
+  };
+
+  // The rows to read (all `kept` rows, or opt_.rows checked against them), grouped into
+  // reads of at most read_rows rows; each read is a list of runs.
+  std::vector<std::vector<Piece>> plan_reads(Index kept) const {
+    std::vector<Piece> runs;
+    if (opt_.rows) {
+      const std::vector<Index>& r = *opt_.rows;
+      for (std::size_t i = 0; i < r.size(); ++i) {
+        if (r[i] < 0 || r[i] >= kept || (i > 0 && r[i] <= r[i - 1]))
+          fail(str_cat("strictly increasing rows below the ", kept, " rows",
+                       kept < rows_in_file_ ? str_cat(" kept by limit ", opt_.limit) : std::string(),
+                       " of datasets 'labels', 'spikes/times' and 'spikes/units' in file '", path_, "'"),
+               str_cat("row ", r[i], " at position ", i));
+        if (!runs.empty() && static_cast<Index>(runs.back().start + runs.back().count) == r[i])
+          ++runs.back().count;
+        else
+          runs.push_back(Piece{static_cast<hsize_t>(r[i]), 1});
+      }
+    } else if (kept > 0) {
+      runs.push_back(Piece{0, static_cast<hsize_t>(kept)});
+    }
+    const hsize_t per = static_cast<hsize_t>(opt_.read_rows);
+    std::vector<std::vector<Piece>> reads;
+    hsize_t in_read = per;  // rows in reads.back(); `per`: start a new read
+    for (Piece run : runs) {
+      while (run.count > 0) {
+        if (in_read == per) {
+          reads.emplace_back();
+          in_read = 0;
+        }
+        const hsize_t take = std::min(run.count, per - in_read);
+        reads.back().push_back(Piece{run.start, take});
+        in_read += take;
+        run.start += take;
+        run.count -= take;
+      }
+    }
+    return reads;
+  }
+
+  static hsize_t rows_in(const std::vector<Piece>& rd) {
+    hsize_t n = 0;
+    for (const Piece& p : rd) n += p.count;
+    return n;
+  }
+
+  // Selects the runs of `rd` in a 1-D file dataspace (in increasing row order, which is
+  // the order HDF5 reads them in).
+  static bool select(hid_t space, const std::vector<Piece>& rd) {
+    for (std::size_t k = 0; k < rd.size(); ++k)
+      if (H5Sselect_hyperslab(space, k == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, &rd[k].start, nullptr,
+                              &rd[k].count, nullptr) < 0)
+        return false;
+    return true;
+  }
+
+  // " (rows 3..9)" for the error messages of a read.
+  static std::string rows_text(const std::vector<Piece>& rd) {
+    return str_cat(" (rows ", rd.front().start, "..", rd.back().start + rd.back().count - 1, ")");
+  }
+
   void load() {
     using spike_detail::Handle;
     spike_detail::QuietErrors quiet;
@@ -526,26 +621,32 @@ class SpikeDataset : public Dataset {
                    path_, "'"),
            str_cat(nt, ", ", nu, " and ", nl, " rows"));
     rows_in_file_ = nt;
-    const Index n = opt_.limit > 0 ? std::min(opt_.limit, nt) : nt;
+    const Index kept = opt_.limit > 0 ? std::min(opt_.limit, nt) : nt;
+    const std::vector<std::vector<Piece>> reads = plan_reads(kept);
+    Index n = 0;
+    for (const auto& rd : reads)
+      for (const Piece& p : rd) n += static_cast<Index>(p.count);
 
-    // Labels: converted by HDF5 to int64 (any integer type on disk).
-    std::vector<std::int64_t> lab(static_cast<std::size_t>(n));
-    if (n > 0) {
-      Handle fspace(H5Dget_space(labels.get()), H5Sclose);
-      const hsize_t start = 0, count = static_cast<hsize_t>(n);
+    // Labels: converted by HDF5 to int64 (any integer type on disk). All of them are
+    // checked before any spikes are read.
+    Handle lspace(H5Dget_space(labels.get()), H5Sclose);
+    labels_.reserve(static_cast<std::size_t>(n));
+    std::vector<std::int64_t> lab;
+    for (const auto& rd : reads) {
+      const hsize_t count = rows_in(rd);
+      lab.resize(static_cast<std::size_t>(count));
       Handle mspace(H5Screate_simple(1, &count, nullptr), H5Sclose);
-      if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr) < 0 ||
-          H5Dread(labels.get(), H5T_NATIVE_INT64, mspace.get(), fspace.get(), H5P_DEFAULT,
-                  lab.data()) < 0)
-        fail(str_cat("readable labels", in("labels")), "a read error");
-    }
-    labels_.resize(static_cast<std::size_t>(n));
-    for (Index r = 0; r < n; ++r) {
-      const std::int64_t v = lab[static_cast<std::size_t>(r)];
-      if (v < 0 || v >= opt_.num_classes)
-        fail(str_cat("labels in [0, ", opt_.num_classes, ")", in("labels"), " (row ", r, ")"),
-             v);
-      labels_[static_cast<std::size_t>(r)] = static_cast<int>(v);
+      if (!select(lspace.get(), rd) ||
+          H5Dread(labels.get(), H5T_NATIVE_INT64, mspace.get(), lspace.get(), H5P_DEFAULT, lab.data()) < 0)
+        fail(str_cat("readable labels", in("labels"), rows_text(rd)), "a read error");
+      std::size_t j = 0;
+      for (const Piece& p : rd)
+        for (hsize_t k = 0; k < p.count; ++k, ++j) {
+          const std::int64_t v = lab[j];
+          if (v < 0 || v >= opt_.num_classes)
+            fail(str_cat("labels in [0, ", opt_.num_classes, ")", in("labels"), " (row ", p.start + k, ")"), v);
+          labels_.push_back(static_cast<int>(v));
+        }
     }
 
     // Spike rows, a slab of rows at a time. Units are converted by HDF5 to
@@ -585,27 +686,26 @@ class SpikeDataset : public Dataset {
     std::vector<std::uint16_t> sample_tokens;
     spans_.reserve(static_cast<std::size_t>(n));
 
-    for (Index r0 = 0; r0 < n; r0 += opt_.read_rows) {
-      const hsize_t start = static_cast<hsize_t>(r0);
-      const hsize_t count = static_cast<hsize_t>(std::min(opt_.read_rows, n - r0));
+    for (const auto& rd : reads) {
+      const hsize_t count = rows_in(rd);
       Handle mspace(H5Screate_simple(1, &count, nullptr), H5Sclose);
       spike_detail::VlenRows trow(time_mem.get(), mspace.get(), count);
       spike_detail::VlenRows urow(unit_mem.get(), mspace.get(), count);
-      if (H5Sselect_hyperslab(tspace.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr) < 0 ||
+      if (!select(tspace.get(), rd) ||
           H5Dread(times.get(), time_mem.get(), mspace.get(), tspace.get(), H5P_DEFAULT, trow.data()) < 0)
-        fail(str_cat("readable spike times", in("spikes/times"), " (rows ", r0, "..",
-                     r0 + static_cast<Index>(count) - 1, ")"),
-             "a read error");
+        fail(str_cat("readable spike times", in("spikes/times"), rows_text(rd)), "a read error");
       trow.mark_filled();
-      if (H5Sselect_hyperslab(uspace.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr) < 0 ||
+      if (!select(uspace.get(), rd) ||
           H5Dread(units.get(), unit_mem.get(), mspace.get(), uspace.get(), H5P_DEFAULT, urow.data()) < 0)
-        fail(str_cat("readable unit indices", in("spikes/units"), " (rows ", r0, "..",
-                     r0 + static_cast<Index>(count) - 1, ")"),
-             "a read error");
+        fail(str_cat("readable unit indices", in("spikes/units"), rows_text(rd)), "a read error");
       urow.mark_filled();
 
+      std::vector<Index> file_row;  // row of the file of each row read
+      file_row.reserve(static_cast<std::size_t>(count));
+      for (const Piece& p : rd)
+        for (hsize_t k = 0; k < p.count; ++k) file_row.push_back(static_cast<Index>(p.start + k));
       for (std::size_t j = 0; j < count; ++j) {
-        const Index row = r0 + static_cast<Index>(j);
+        const Index row = file_row[j];
         const hvl_t& tv = trow[j];
         const hvl_t& uv = urow[j];
         if (tv.len != uv.len)

@@ -107,11 +107,93 @@ inline std::shared_ptr<const Dataset> mnist_shard(const std::string& dir, MnistS
   return std::make_shared<ShardedDataset>(shard, n, comm);
 }
 
+/// This rank's shard of the rows `rows` (sorted) of a data set: make(shard_rows) builds a
+/// data set of exactly those rows, reading only them.
+template <typename Make>
+std::shared_ptr<const Dataset> shard_of_rows(const std::vector<Index>& rows, Communicator& comm, Make&& make) {
+  const Index n = static_cast<Index>(rows.size());
+  const auto [a, b] = ShardedDataset::shard_range(n, comm);
+  std::shared_ptr<const Dataset> shard = make(std::vector<Index>(rows.begin() + a, rows.begin() + b));
+  return std::make_shared<ShardedDataset>(shard, n, comm);
+}
+
+/// The rows of a set of `n` samples (its first `limit`, 0: all), split as load_task splits a
+/// whole read: {training rows, validation rows (--valid-split, else empty)}.
+inline std::pair<std::vector<Index>, std::vector<Index>> task_rows(Index n, Index limit, const char* flag,
+                                                                   Index valid_split, std::uint64_t seed) {
+  require(limit >= 0, "load_task", str_cat("a non-negative ", flag, " (0 keeps all samples)"), limit);
+  if (limit > 0 && limit < n) n = limit;
+  if (valid_split > 0) return validation_rows(n, valid_split, seed);
+  std::vector<Index> all(static_cast<size_t>(n));
+  std::iota(all.begin(), all.end(), Index(0));
+  return {all, {}};
+}
+
+#ifdef ASRC_HAVE_HDF5
+/// SSC / SHD in shards: each rank reads only its rows of the two files (hyperslab
+/// selections); with --valid-split, its shards of the training and validation rows. The
+/// dropped spikes are summed over the ranks, so the notes are those of a whole read.
+inline void load_spike_shards(TaskData& d, const RunConfig& cfg, const SpikeHdf5Options& o, Communicator& comm) {
+  const std::string train_path = join_path(cfg.dataset_dir, cfg.task + "_train.h5");
+  const std::string test_path = join_path(cfg.dataset_dir, cfg.task + "_test.h5");
+  const auto [train_rows, valid_rows] = task_rows(SpikeDataset::file_rows(train_path, o), cfg.limit_train,
+                                                  "--limit-train", cfg.valid_split, cfg.seed);
+  const std::vector<Index> test_rows =
+      task_rows(SpikeDataset::file_rows(test_path, o), cfg.limit_test, "--limit-test", 0, 0).first;
+  std::int64_t dropped[2] = {0, 0};  // train (with its validation rows), test
+  auto shard = [&](const std::string& path, const std::vector<Index>& rows, const std::string& name,
+                   std::int64_t& drop) {
+    return shard_of_rows(rows, comm, [&](std::vector<Index> r) {
+      SpikeHdf5Options s = o;
+      s.rows = std::move(r);
+      s.name = name;
+      auto ds = std::make_shared<SpikeDataset>(path, s);
+      drop += static_cast<std::int64_t>(ds->spikes_dropped());
+      return ds;
+    });
+  };
+  const std::string train_name = std::filesystem::path(train_path).filename().string();
+  d.train = shard(train_path, train_rows, cfg.valid_split > 0 ? "training split of " + train_name : train_name,
+                  dropped[0]);
+  if (cfg.valid_split > 0) d.valid = shard(train_path, valid_rows, "validation split of " + train_name, dropped[0]);
+  d.test = shard(test_path, test_rows, std::filesystem::path(test_path).filename().string(), dropped[1]);
+  comm.allreduce_sum(dropped, 2);
+  d.notes = str_cat("spikes at or after 1.4 s dropped: train ", dropped[0], ", test ", dropped[1]);
+}
+#endif
+
+/// GSC in shards: each rank reads and decodes only the clips of its shard of each split's
+/// list (the lists are built whole on every rank); with --valid-split, its shards of the
+/// training and validation rows.
+inline void load_gsc_shards(TaskData& d, const RunConfig& cfg, const GscOptions& o, Communicator& comm) {
+  const auto [train_rows, valid_rows] = task_rows(GscDataset::list_size(cfg.dataset_dir, GscSplit::train, o),
+                                                  cfg.limit_train, "--limit-train", cfg.valid_split, cfg.seed);
+  const std::vector<Index> test_rows = task_rows(GscDataset::list_size(cfg.dataset_dir, GscSplit::test, o),
+                                                 cfg.limit_test, "--limit-test", 0, 0).first;
+  Index silence = 0, missing = 0;  // properties of the lists, the same on every rank
+  auto shard = [&](GscSplit split, const std::vector<Index>& rows) {
+    return shard_of_rows(rows, comm, [&](std::vector<Index> r) {
+      GscOptions s = o;
+      s.rows = std::move(r);
+      auto ds = std::make_shared<GscDataset>(cfg.dataset_dir, split, s);
+      if (split == GscSplit::train) silence = ds->num_silence();
+      else missing = ds->missing_listed();
+      return ds;
+    });
+  };
+  d.train = shard(GscSplit::train, train_rows);
+  if (cfg.valid_split > 0) d.valid = shard(GscSplit::train, valid_rows);
+  d.test = shard(GscSplit::test, test_rows);
+  d.notes = str_cat("GSC clips named in the split lists but absent: ", missing, " (test list); silence samples: ",
+                    silence);
+}
+
 /// Load the datasets of cfg.task. `saved_permutation` (PS-MNIST) overrides the seeded one.
 /// With `comm` of more than one rank, S-MNIST and PS-MNIST are read in shards: each rank
 /// reads only its rows of the IDX files (ShardedDataset exchanges the samples of each
-/// batch); with --valid-split, its shards of the training and validation rows. SSC, SHD and
-/// GSC read the whole set on every rank.
+/// batch); with --valid-split, its shards of the training and validation rows. SSC and SHD
+/// likewise read only each rank's rows of the HDF5 files, GSC only the clips of each rank's
+/// shard of the split lists.
 inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_permutation = nullptr,
                           Communicator* comm = nullptr) {
   TaskData d;
@@ -147,6 +229,10 @@ inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_pe
     SpikeHdf5Options o = cfg.task == "ssc" ? SpikeHdf5Options::ssc() : SpikeHdf5Options::shd();
     o.n_bins = cfg.n_bins;
     o.check_in_child_s = 1800;  // a damaged file gives an error, not a crash inside libhdf5
+    if (comm && comm->size() > 1) {
+      load_spike_shards(d, cfg, o, *comm);
+      return d;
+    }
     o.limit = cfg.limit_train;
     auto train = std::make_shared<SpikeDataset>(join_path(cfg.dataset_dir, cfg.task + "_train.h5"), o);
     o.limit = cfg.limit_test;
@@ -162,6 +248,10 @@ inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_pe
     GscOptions o;
     o.cache_dir = cfg.cache_dir.empty() ? default_gsc_cache_dir(cfg.dataset_dir) : cfg.cache_dir;
     o.threads = cfg.threads;
+    if (comm && comm->size() > 1) {
+      load_gsc_shards(d, cfg, o, *comm);
+      return d;
+    }
     auto gtrain = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::train, o);
     auto gtest = std::make_shared<GscDataset>(cfg.dataset_dir, GscSplit::test, o);
     d.notes = str_cat("GSC clips named in the split lists but absent: ", gtest->missing_listed(),
