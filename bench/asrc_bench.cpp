@@ -54,6 +54,7 @@
 #include "asrc/data/mnist.hpp"
 #include "asrc/network/network.hpp"
 #include "asrc/optim/adam.hpp"
+#include "asrc/train/run_config.hpp"
 
 namespace {
 
@@ -86,6 +87,7 @@ struct BenchConfig {
   InputKind input_kind = InputKind::pixels;
   asrc::AdamMode adam = asrc::AdamMode::adamw;
   double lr = 1e-3, wd = 0.0, lr_skip = 0.1;
+  std::string preset;  ///< non-empty: the network is this asrc-train preset's (neuron, readout, ...)
 };
 
 // The Table 1 rows (spec section 7).
@@ -139,6 +141,17 @@ std::vector<BenchConfig> table1() {
   mnist("psmnist-src-212", 212, R::src, 16);
   mnist("psmnist-asrc", 128, R::asrc, 51);
   mnist("psmnist-asrc-212", 212, R::asrc, 31);
+  {  // Zeng et al.'s best S-MNIST setting: 1-200-10, adaptive synaptic neurons
+    const asrc::RunConfig z = asrc::make_preset("zeng-smnist-7");
+    BenchConfig c;
+    c.name = c.preset = "zeng-smnist-7";
+    c.hidden = z.layers;
+    c.recurrence = asrc::parse_recurrence(z.model);
+    c.batch = z.batch_size;
+    c.adam = asrc::AdamMode::adam;
+    c.lr = z.lr;
+    v.push_back(c);
+  }
   return v;
 }
 
@@ -156,6 +169,7 @@ double g_skip_logits = 0.0;
 asrc::NetworkConfig network_config(const BenchConfig& b, int threads,
                                    asrc::KernelPolicy kernels = asrc::KernelPolicy::automatic) {
   asrc::NetworkConfig nc;
+  if (!b.preset.empty()) nc = asrc::make_preset(b.preset).network_config();
   nc.input_size = b.input;
   nc.hidden = b.hidden;
   nc.num_classes = b.classes;
@@ -228,7 +242,7 @@ bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
 RealData load_real(const BenchConfig& b, const std::string& dir) {
   RealData d;
   std::shared_ptr<const asrc::Dataset> train, test;
-  const std::string task = b.name.substr(0, b.name.find('-'));
+  const std::string task = b.preset.empty() ? b.name.substr(0, b.name.find('-')) : asrc::make_preset(b.preset).task;
   const std::string sep = dir.empty() || dir.back() == '/' ? "" : "/";
   try {
     if (task == "smnist" || task == "psmnist") {

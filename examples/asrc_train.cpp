@@ -31,62 +31,13 @@ constexpr int kExitTimeLimit = 75;
 /// When the program started; --time-limit counts from here.
 const auto kProgramStart = std::chrono::steady_clock::now();
 
-struct Flag {
-  const char* name;
-  const char* value;
-  const char* help;
-};
-
-const Flag kFlags[] = {
-    {"preset", "NAME", "start from a Table 1 row; later flags override it"},
-    {"task", "smnist|psmnist|ssc|shd|gsc", "dataset and its preprocessing"},
-    {"model-version", "SRC|ASRC|RSNN|FF", "recurrence: skip, adaptive skip, vanilla, none"},
-    {"layers", "W1,W2,...", "hidden layer widths"},
-    {"skip", "N", "lambda (SRC) or T_lambda (ASRC)"},
-    {"lr", "X", "peak learning rate of weights and biases"},
-    {"lr-skip", "X", "peak learning rate of the ASRC lag logits w"},
-    {"lr-neuron", "X", "learning rate of neuron parameters"},
-    {"wd", "X", "weight decay of weights and biases"},
-    {"optim", "adam|adamw", "optimizer (adamw: decoupled weight decay)"},
-    {"scheduler", "onecycle|cos|constant", "learning-rate schedule, stepped per epoch"},
-    {"drop", "P", "dropout probability (one mask per sequence)"},
-    {"bias", "true|false", "biases in every Linear"},
-    {"epochs", "N", "number of epochs (the schedule spans them)"},
-    {"batch-size", "N", "samples per batch"},
-    {"seed", "N", "initialisation, shuffling, dropout and PS-MNIST permutation seed"},
-    {"decay-para", "X", "membrane decay d of the LIF neuron"},
-    {"threshold", "X", "firing threshold theta"},
-    {"sg", "triangle|exp|rectangle|gau", "surrogate gradient"},
-    {"de-tau", "X", "ASRC temperature decay per epoch (tau = de_tau^epoch)"},
-    {"network-wise", "", "ASRC: one lag kernel shared by all layers"},
-    {"hard-reset", "", "reset the membrane to 0 instead of subtracting theta"},
-    {"detach-reset", "", "no gradient through the reset term"},
-    {"dataset-dir", "DIR", "where the dataset files are (see README)"},
-    {"results-dir", "DIR", "logs and checkpoints (default results/<preset>)"},
-    {"threads", "N", "OpenMP threads (0: all cores)"},
-    {"chunk-size", "N", "sequences per parallel work item (results depend on it, not on threads)"},
-    {"flush-denormals", "0|1", "treat subnormal numbers as 0 in forward/backward (default 1: much faster on many x86 cores)"},
-    {"n-bins", "N", "SSC/SHD: input units summed per channel"},
-    {"max-loss", "X", "stop (exit 3, resumable) when a batch loss exceeds X: diverging run (0: off)"},
-    {"cache-dir", "DIR", "GSC feature cache (default <dataset-dir>/.asrc-cache, or ~/.cache/asrc if read-only)"},
-    {"limit-train", "N", "use only the first N training samples (0: all)"},
-    {"limit-test", "N", "use only the first N test samples (0: all)"},
-    {"valid-split", "N", "hold out N training samples to select the best epoch"},
-    {"resume", "DIR", "continue the run whose last.ckpt is in DIR (its settings come from the checkpoint)"},
-    {"time-limit", "MINUTES", "stop at a batch boundary before MINUTES pass (counted from the start, leaving room for the test pass and checkpoint), write last.ckpt, exit 75 (0: none)"},
-    {"eval-only", "CHECKPOINT", "evaluate a checkpoint on the test set and exit (model, task and permutation from the checkpoint)"},
-    {"count-params", "", "print the number of trainable parameters and exit"},
-    {"mpi-reduce", "exact|allreduce", "under mpirun: gradients added in chunk order (bitwise as one process), or a faster plain allreduce [default: exact]"},
-    {"help", "", "this text"},
-};
-
 void print_help() {
   const RunConfig d = make_preset("smnist-asrc");
   const auto defaults = d.to_map();
   std::printf("usage: asrc-train [--preset NAME] [--flag value ...]\n\n");
-  std::printf("Trains a recurrent spiking network (SRC / ASRC / RSNN / FF) with BPTT.\n");
+  std::printf("Trains a recurrent spiking network (SRC / ASRC / RSNN / FF; LIF or Zeng et al. neurons) with BPTT.\n");
   std::printf("Defaults are those of the smnist-asrc preset.\n\n");
-  for (const auto& f : kFlags) {
+  for (const auto& f : run_flags()) {
     std::string left = std::string("--") + f.name + (f.value[0] ? std::string(" ") + f.value : "");
     std::string def;
     auto it = defaults.find(f.name);
@@ -191,7 +142,9 @@ int run(int argc, char** argv, Communicator& comm) {
   const TaskData data = load_task(cfg, saved_perm.empty() ? nullptr : &saved_perm, &comm);
   std::cout << "asrc-train: " << cfg.run_name() << "  " << cfg.model << " layers";
   for (Index h : cfg.layers) std::cout << " " << h;
-  std::cout << "  skip " << cfg.skip << "  train: " << data.train->describe()
+  if (cfg.model == "SRC" || cfg.model == "ASRC") std::cout << "  skip " << cfg.skip;
+  if (cfg.neuron != "lif") std::cout << "  neuron " << cfg.neuron;
+  std::cout << "  train: " << data.train->describe()
             << "  test: " << data.test->describe();
   if (data.valid) std::cout << "  valid: " << data.valid->describe();
   std::cout << std::endl;

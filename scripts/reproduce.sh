@@ -5,11 +5,13 @@
 #   scripts/reproduce.sh PRESET [asrc-train flags...]
 #   scripts/reproduce.sh smnist-src --threads 1 --time-limit 170
 #   scripts/reproduce.sh smnist-src --valid-split 5000 --row smnist-src-valid5000
+#   scripts/reproduce.sh zeng-smnist-7 --root docs/results/zeng --epochs 20
 #
 # The folder keeps config.txt, log.csv, log.jsonl, console.txt (appended), last.ckpt and
 # best.ckpt: commit it and anyone can continue the run with the same command. When
 # last.ckpt is there the run resumes from it (only run-time flags such as --threads,
-# --dataset-dir, --time-limit apply then). --row NAME names the folder (default: PRESET).
+# --dataset-dir, --time-limit apply then). --row NAME names the folder (default: PRESET);
+# --root DIR puts it under DIR instead of docs/results/table1 (other studies than Table 1).
 # Exit status: asrc-train's (0 done, 75 --time-limit reached, 130 interrupted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,11 +22,16 @@ fi
 preset=$1
 shift
 row=$preset
+root=docs/results/table1
 flags=()
 while [ $# -gt 0 ]; do
   if [ "$1" == "--row" ]; then
     [ $# -ge 2 ] || { echo "reproduce.sh: --row needs a name" >&2; exit 2; }
     row=$2
+    shift 2
+  elif [ "$1" == "--root" ]; then
+    [ $# -ge 2 ] || { echo "reproduce.sh: --root needs a folder" >&2; exit 2; }
+    root=$2
     shift 2
   else
     flags+=("$1")
@@ -47,7 +54,7 @@ if [ ${#data[@]} -gt 0 ] && [[ "$preset" == *mnist* ]] && [ ! -e data/mnist/t10k
   ./scripts/get_mnist.sh data/mnist
 fi
 
-dir="docs/results/table1/$row"
+dir="$root/$row"
 mkdir -p "$dir"
 if [ -f "$dir/last.ckpt" ]; then
   cmd=("$exe" --resume "$dir" "${data[@]}" "${flags[@]}")

@@ -12,6 +12,8 @@
 #include "asrc/layers/spiking_layer.hpp"
 #include "asrc/network/network.hpp"
 #include "asrc/neuron/lif.hpp"
+#include "asrc/neuron/neuron.hpp"
+#include "asrc/neuron/zeng.hpp"
 #include "asrc/neuron/surrogate.hpp"
 #include "asrc/data/dataset.hpp"
 #include "asrc/core/gradient_check.hpp"

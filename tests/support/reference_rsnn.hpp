@@ -76,6 +76,7 @@ ReferenceRun<T> reference_forward(const NetworkConfig& cfg, const ParamLayout& l
     }
   }
   for (Index b = 0; b < B; ++b) {
+    std::vector<std::vector<std::vector<T>>> all_s(cfg.hidden.size());  // [layer][t][h], for extra inputs
     // in[t][f]: input sequence of the current layer
     std::vector<std::vector<T>> in(size_t(steps), std::vector<T>(size_t(cfg.input_size)));
     for (Index t = 0; t < steps; ++t)
@@ -92,6 +93,9 @@ ReferenceRun<T> reference_forward(const NetworkConfig& cfg, const ParamLayout& l
         for (Index h = 0; h < H; ++h) {
           T a = cfg.bias ? W(pre + ".bias", 0, h) : T(0);
           for (Index f = 0; f < F; ++f) a += W(pre + ".weight", h, f) * in[size_t(t)][size_t(f)];
+          for (Index j : cfg.extra_inputs_of(l))  // the layer graph: earlier layers' spikes
+            for (Index k = 0; k < cfg.hidden[size_t(j)]; ++k)
+              a += W(pre + ".from" + std::to_string(j), h, k) * all_s[size_t(j)][size_t(t)][size_t(k)];
           if (!masks.empty()) a *= T(masks[l](b, h));
           T rec = 0;
           const auto& c = coeff[l];
@@ -109,6 +113,7 @@ ReferenceRun<T> reference_forward(const NetworkConfig& cfg, const ParamLayout& l
           vp[size_t(h)] = cfg.lif.reset == ResetMode::soft ? v - theta * sr : v * (T(1) - sr);
         }
       }
+      all_s[l] = s;
       in = s;
     }
     const Index HL = cfg.hidden.back();

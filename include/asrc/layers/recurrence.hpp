@@ -71,4 +71,34 @@ Index skip_argmax_lag(const T* w, Index n) {
   return best + 1;
 }
 
+/// Lag coefficients c_1..c_K of a layer with this recurrence and K = max_lag(kind, skip):
+/// one-hot at 1 (vanilla) or at lambda (SRC); for ASRC (logits w) the softmax p in
+/// training and one-hot at the argmax lag in evaluation. Empty without recurrence.
+template <typename T>
+std::vector<T> lag_coefficients(Recurrence kind, Index K, const T* w, bool training, double tau) {
+  std::vector<T> c(static_cast<size_t>(K), T(0));
+  if (K == 0) return c;
+  switch (kind) {
+    case Recurrence::none: break;
+    case Recurrence::vanilla: c[0] = T(1); break;
+    case Recurrence::src: c[size_t(K - 1)] = T(1); break;
+    case Recurrence::asrc:
+      if (training)
+        c = skip_softmax<T>(w, K, tau);
+      else
+        c[size_t(skip_argmax_lag<T>(w, K) - 1)] = T(1);
+      break;
+  }
+  return c;
+}
+
+/// Backward of the ASRC kernel in training: from dL/dc (gc) and c = softmax(w / tau),
+/// ADDS dL/dw_i = (1/tau) c_i (dL/dc_i - sum_j c_j dL/dc_j) into gw.
+template <typename T>
+void skip_softmax_backward(const std::vector<T>& c, const std::vector<T>& gc, double tau, T* gw) {
+  T dot = 0;
+  for (size_t j = 0; j < c.size(); ++j) dot += c[j] * gc[j];
+  for (size_t j = 0; j < c.size(); ++j) gw[j] += c[j] * (gc[j] - dot) / static_cast<T>(tau);
+}
+
 }  // namespace asrc

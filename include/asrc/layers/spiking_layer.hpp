@@ -1,36 +1,50 @@
 #pragma once
-// A hidden layer of spiking neurons: Linear -> dropout -> + recurrent input -> LIF.
+// A hidden layer of spiking neurons: Linear -> dropout -> + recurrent input -> neuron.
 //
-//   a_t  = m (.) (W x_t + b)                  feed-forward, dropout mask m per sequence
-//   I_t  = a_t + sum_j c_j W_rec s_{t-j}      recurrent input (layers/recurrence.hpp)
-//   v_t  = d v'_{t-1} + I_t                   charge   (paper Eq. 1)
-//   s_t  = H(v_t - theta)                     fire     (Eq. 2)
-//   v'_t = v_t - theta s_t  |  v_t (1 - s_t)  reset    (Eq. 3; soft | hard)
+//   a_t  = m (.) (W x_t + sum_k W_k s^k_t + b) feed-forward drive (s^k: the spikes of earlier
+//                                             layers read besides x), dropout mask m per sequence
+//   r_t  = sum_j c_j W_rec s_{t-j}            recurrent drive (layers/recurrence.hpp)
+//   s_t  = neuron step(a_t, r_t, state)       neuron/neuron.hpp: LIF (Table 1) sees
+//                                             I_t = a_t + r_t; Zeng et al. gets them apart
 //
 // The lag coefficients c_j (j = 1..K) are one-hot at lambda for SRC, at 1 for a vanilla
 // RSNN, at j* for ASRC in evaluation, and p = softmax(w / tau) for ASRC in training.
+// Without self connections (Zeng et al.) W_rec has a zero diagonal that is not a
+// parameter: only its H(H-1) off-diagonal entries are stored and trained.
 //
 // Contract (dlib style), for one chunk of Bc sequences stored time-major:
-//   forward(x)  caches  V (membrane v_t before reset), S (spikes s_t), both (T*Bc) x H,
-//               and for ASRC in training Y_t = s_t W_rec^T. Outputs S. G is not used.
+//   forward(x)  caches  V (the neuron's membrane cache per step), S (spikes s_t), both
+//               (T*Bc) x H; for a split-input neuron R (r_t) and F (its flags); for ASRC
+//               in training Y_t = s_t W_rec^T. Outputs S. G is not used.
 //   backward()  takes dL/dS in G (written there by the layer above or the readout) and
-//               ASSIGNS G := dL/dI (in place, step by step), dL/dx into *grad_input;
+//               ASSIGNS G := dL/da (in place, step by step; dL/dI for LIF), and for a
+//               split-input neuron GR := dL/dr; ASSIGNS dL/dx into *grad_input (ADDS when
+//               the caller says other layers read x too); ADDS dL/ds^k into each extra
+//               input's gradient (a layer's output can feed several layers: dlib's rule);
 //               ACCUMULATES into `grad` (flat buffer): dW, db, dW_rec, and into
-//               `grad_coeff` (dL/dc_j), from which the network forms dL/dw for ASRC.
+//               `grad_coeff` (dL/dc_j), from which the recurrence forms dL/dw for ASRC.
 //               For the ASRC mixture, V is overwritten with dL/dY_t (Y_t = s_t W_rec^T);
 //               S is left as it was.
 // Only the recurrent term lives inside the time loop; the feed-forward product, the
 // input gradient and the weight gradients are single products over all T*Bc rows.
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "asrc/core/kernels.hpp"
 #include "asrc/core/parameters.hpp"
+#include "asrc/core/random.hpp"
 #include "asrc/layers/recurrence.hpp"
-#include "asrc/neuron/lif.hpp"
+#include "asrc/neuron/neuron.hpp"
 
 namespace asrc {
+
+/// How a module draws its initial parameters.
+enum class InitScheme {
+  uniform,  ///< torch's defaults (Table 1): U(+-1/sqrt(fan_in)) weights and biases, W_rec orthogonal
+  normal,   ///< Zeng et al.: N(0, 1/fan_in) weights (W_rec too), readout bias N(0, 1), hidden bias 0
+};
 
 /// Settings of one hidden layer, with the reference defaults.
 struct HiddenLayerConfig {
@@ -40,21 +54,31 @@ struct HiddenLayerConfig {
   Recurrence recurrence = Recurrence::src;
   Index skip = 1;        ///< lambda (SRC) or T_lambda (ASRC); ignored otherwise
   double dropout = 0.0;  ///< probability of zeroing a unit (mask fixed per sequence)
+  bool self_connections = true;  ///< false: W_rec has a zero, untrained diagonal
+  /// Further inputs besides the one before it: (source layer, its width). Each has a weight
+  /// "<prefix>.from<source>" of its own whose product adds into the feed-forward drive.
+  std::vector<std::pair<Index, Index>> extra_inputs;
+  NeuronKind neuron = NeuronKind::lif;
   LifConfig lif;
+  ZengConfig zeng;
 };
 
 /// Per-chunk buffers of one layer. Reused between batches (no reallocation).
 template <typename T>
 struct LayerCache {
-  Matrix<T> G;  ///< backward: dL/ds_t in (written by the layer above), dL/dI_t out
-  Matrix<T> V;  ///< forward: v_t; after backward: dL/dY_t
+  Matrix<T> G;  ///< backward: dL/ds_t in (written by the layer above), dL/da_t out
+  Matrix<T> V;  ///< forward: the neuron's membrane cache; after backward (ASRC): dL/dY_t
   Matrix<T> S;  ///< spikes s_t
-  Matrix<T> vprev;  ///< Bc x H scratch: v'_{t-1} / dL/dv_{t+1}
+  Matrix<T> R;  ///< split-input neuron: recurrent drive r_t
+  Matrix<T> GR;  ///< split-input neuron, backward: dL/dr_t
+  Matrix<T> F;  ///< neuron flags per step (kFlags)
+  std::vector<Matrix<T>> state;  ///< the neuron's carried state, Bc x H each
   Matrix<T> gy;     ///< ASRC training: dL/dY_t of one block of steps (min(kMixBlock, K) x Bc*H)
   Matrix<T> lagA;   ///< ASRC training: lag coefficients of one block as a banded matrix
-  Matrix<T> lagM;   ///< ASRC training: <dL/dI_t, Y_u> of one block of steps
-  Matrix<T> gsum;   ///< Bc x H: sum over steps of dL/dI_t (for the bias gradient)
+  Matrix<T> lagM;   ///< ASRC training: <dL/dr_t, Y_u> of one block of steps
+  Matrix<T> gsum;   ///< Bc x H: sum over steps of dL/da_t (for the bias gradient)
   Matrix<T> tmp;    ///< F x H scratch of the gathered weight gradients
+  Matrix<T> gWrec;  ///< H x H: dW_rec before its diagonal is dropped (no self connections)
   Matrix<T> Y;      ///< ASRC training: Y_t = s_t W_rec^T of every step (forward to backward)
 };
 
@@ -81,7 +105,7 @@ class SpikingLayer {
   SpikingLayer(const HiddenLayerConfig& cfg, ParamLayout& layout, const std::string& prefix,
                Index shared_skip_entry = -1)
       : cfg_(cfg) {
-    cfg_.lif.validate();
+    validate_neuron(cfg_);
     require(cfg.input_size > 0, "SpikingLayer::SpikingLayer", "input_size > 0", cfg.input_size);
     require(cfg.size > 0, "SpikingLayer::SpikingLayer", "size > 0", cfg.size);
     require(cfg.dropout >= 0.0 && cfg.dropout < 1.0, "SpikingLayer::SpikingLayer",
@@ -90,14 +114,24 @@ class SpikingLayer {
       require(cfg.skip >= 1, "SpikingLayer::SpikingLayer",
               std::string(cfg.recurrence == Recurrence::src ? "lambda" : "T_lambda") + " >= 1",
               cfg.skip);
+    if (cfg.recurrence != Recurrence::none && !cfg.self_connections)
+      require(cfg.size >= 2, "SpikingLayer::SpikingLayer",
+              "at least 2 neurons for a recurrence without self connections", cfg.size);
     weight_ = layout.add(prefix + ".weight", cfg.size, cfg.input_size, ParamGroup::weights);
     if (cfg.bias) bias_ = layout.add(prefix + ".bias", 1, cfg.size, ParamGroup::weights);
     if (cfg.recurrence != Recurrence::none)
-      recurrent_ = layout.add(prefix + ".recurrent", cfg.size, cfg.size, ParamGroup::weights);
-    if (cfg.recurrence == Recurrence::asrc)
-      skip_ = shared_skip_entry >= 0
-                  ? shared_skip_entry
-                  : layout.add(prefix + ".skip_logits", 1, cfg.skip, ParamGroup::skip);
+      recurrent_ = cfg.self_connections
+                       ? layout.add(prefix + ".recurrent", cfg.size, cfg.size, ParamGroup::weights)
+                       : layout.add(prefix + ".recurrent_offdiag", 1, cfg.size * (cfg.size - 1),
+                                    ParamGroup::weights);
+    if (cfg.recurrence == Recurrence::asrc) {
+      own_skip_ = shared_skip_entry < 0;
+      skip_ = own_skip_ ? layout.add(prefix + ".skip_logits", 1, cfg.skip, ParamGroup::skip)
+                        : shared_skip_entry;
+    }
+    for (const auto& [src, width] : cfg.extra_inputs)
+      extra_.push_back(layout.add(prefix + ".from" + std::to_string(src), cfg.size, width, ParamGroup::weights));
+    extraWT_.resize(extra_.size());
   }
 
   const HiddenLayerConfig& config() const { return cfg_; }
@@ -108,35 +142,208 @@ class SpikingLayer {
   Index bias_entry() const { return bias_; }
   Index recurrent_entry() const { return recurrent_; }
   Index skip_entry() const { return skip_; }
+  const std::vector<Index>& extra_entries() const { return extra_; }
 
-  /// Transposed copies of W and W_rec for the row kernel; call once per parameter update.
+  /// Draw this layer's parameters (in the order they were declared). uniform: W and b
+  /// U(+-1/sqrt(fan_in)), W_rec orthogonal (QR of a Gaussian matrix, signs fixed by
+  /// diag R); normal: W N(0, 1/fan_in), b 0, W_rec N(0, 1/H) (diagonal dropped). ASRC
+  /// logits 0 (a shared kernel is the network's).
+  void initialize(const ParamLayout& layout, Vector<T>& params, Rng& rng, InitScheme scheme) const {
+    const Index H = cfg_.size, F = cfg_.input_size;
+    auto W = view(params, layout.entry(weight_));
+    const double bound = 1.0 / std::sqrt(static_cast<double>(F));
+    for (Index i = 0; i < W.rows(); ++i)
+      for (Index j = 0; j < W.cols(); ++j)
+        W(i, j) = static_cast<T>(scheme == InitScheme::uniform ? rng.uniform(-bound, bound) : rng.normal() * bound);
+    if (bias_ >= 0) {
+      auto b = view(params, layout.entry(bias_));
+      for (Index j = 0; j < H; ++j) b(0, j) = scheme == InitScheme::uniform ? static_cast<T>(rng.uniform(-bound, bound)) : T(0);
+    }
+    if (recurrent_ >= 0) {
+      Eigen::MatrixXd g(H, H);
+      for (Index i = 0; i < H; ++i)
+        for (Index j = 0; j < H; ++j) g(i, j) = rng.normal();
+      if (scheme == InitScheme::uniform) {
+        Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
+        Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(H, H);
+        Eigen::MatrixXd r = qr.matrixQR().template triangularView<Eigen::Upper>();
+        for (Index j = 0; j < H; ++j)
+          if (r(j, j) < 0) q.col(j) *= -1.0;
+        g = q;
+      } else {
+        g /= std::sqrt(static_cast<double>(H));
+      }
+      set_recurrent(layout, params, g.cast<T>());
+    }
+    if (own_skip_) view(params, layout.entry(skip_)).setZero();
+    for (Index e : extra_) {  // like W, with its own fan-in
+      auto We = view(params, layout.entry(e));
+      const double be = 1.0 / std::sqrt(static_cast<double>(We.cols()));
+      for (Index i = 0; i < We.rows(); ++i)
+        for (Index j = 0; j < We.cols(); ++j)
+          We(i, j) = static_cast<T>(scheme == InitScheme::uniform ? rng.uniform(-be, be) : rng.normal() * be);
+    }
+  }
+
+  /// W_rec as an H x H matrix (zero diagonal without self connections).
+  Matrix<T> recurrent_matrix(const ParamLayout& layout, const Vector<T>& params) const {
+    const Index H = cfg_.size;
+    if (cfg_.self_connections) return view(params, layout.entry(recurrent_));
+    Matrix<T> W = Matrix<T>::Zero(H, H);
+    const T* p = params.data() + layout.entry(recurrent_).offset;
+    for (Index i = 0; i < H; ++i)
+      for (Index j = 0; j < H; ++j)
+        if (i != j) W(i, j) = *p++;
+    return W;
+  }
+  /// Store an H x H W_rec (its diagonal is dropped without self connections).
+  void set_recurrent(const ParamLayout& layout, Vector<T>& params, const Matrix<T>& W) const {
+    if (cfg_.self_connections) {
+      view(params, layout.entry(recurrent_)) = W;
+      return;
+    }
+    T* p = params.data() + layout.entry(recurrent_).offset;
+    for (Index i = 0; i < cfg_.size; ++i)
+      for (Index j = 0; j < cfg_.size; ++j)
+        if (i != j) *p++ = W(i, j);
+  }
+
+  /// Transposed copies of W and W_rec for the row kernel (and W_rec itself without self
+  /// connections); call once per parameter update.
   void prepare(const ParamLayout& layout, const Vector<T>& params) {
     WT_ = view(params, layout.entry(weight_)).transpose();
-    if (recurrent_ >= 0) WrecT_ = view(params, layout.entry(recurrent_)).transpose();
+    for (size_t k = 0; k < extra_.size(); ++k) extraWT_[k] = view(params, layout.entry(extra_[k])).transpose();
+    if (recurrent_ >= 0) {
+      if (!cfg_.self_connections) Wrec_ = recurrent_matrix(layout, params);
+      WrecT_ = cfg_.self_connections ? Matrix<T>(view(params, layout.entry(recurrent_)).transpose())
+                                     : Matrix<T>(Wrec_.transpose());
+    }
   }
 
   /// Whole-sequence forward of one chunk. `coeff` has lag_count() entries (c_1..c_K).
-  /// `mask` is Bc x H (nullptr: no dropout).
+  /// `mask` is Bc x H (nullptr: no dropout). `extra` are the spikes of the extra inputs
+  /// (config().extra_inputs, in order), time-major like x.
   template <typename XDerived>
   void forward(const ParamLayout& layout, const Vector<T>& params,
                const Eigen::MatrixBase<XDerived>& x, Index Bc, const Matrix<T>* mask,
-               const std::vector<T>& coeff, KernelChoice kc, LayerCache<T>& c) const {
+               const std::vector<T>& coeff, KernelChoice kc, LayerCache<T>& c,
+               const std::vector<const Matrix<T>*>& extra = {}) const {
+    require(extra.size() == extra_.size(), "SpikingLayer::forward", str_cat(extra_.size(), " extra inputs"),
+            extra.size());
+    visit_neuron<T>(cfg_, [&](auto neuron, const auto& ncfg) {
+      forward_impl<decltype(neuron)>(ncfg, layout, params, x, Bc, mask, coeff, kc, c, extra);
+    });
+  }
+
+  /// One step of streaming inference (evaluation semantics, single lag): `a` gets the
+  /// neuron's membrane cache, `r` is scratch; `history` gives the spike block s_{t-lag} or
+  /// nullptr when t < lag; `state` (zero at the first step), `flags` and `s` as in
+  /// forward(). Uses the same kernels, in the same order, as forward() in evaluation, so
+  /// the results are identical.
+  template <typename XDerived, typename SDerived>
+  void stream_step(const ParamLayout& layout, const Vector<T>& params,
+                   const Eigen::MatrixBase<XDerived>& x, const Matrix<T>* history,
+                   Matrix<T>& a, Matrix<T>& r, std::vector<Matrix<T>>& state, Matrix<T>& flags,
+                   Eigen::MatrixBase<SDerived>& s, const std::vector<const Matrix<T>*>& extra = {}) const {
+    const T* b = bias_ >= 0 ? params.data() + layout.entry(bias_).offset : nullptr;
+    const Index B = x.rows(), H = cfg_.size;
+    a.resize(B, H);
+    project_rows<T>(x, WT_, b, a, false);
+    for (size_t k = 0; k < extra_.size(); ++k) project_rows<T>(*extra[k], extraWT_[k], nullptr, a, true);
+    visit_neuron<T>(cfg_, [&](auto neuron, const auto& ncfg) {
+      using N = decltype(neuron);
+      T* st[N::kStates];
+      for (int k = 0; k < N::kStates; ++k) st[k] = state[size_t(k)].data();
+      if constexpr (N::kSplitInput) {
+        const bool rec = recurrent_ >= 0;
+        if (rec) {
+          r.setZero(B, H);
+          if (history) project_rows<T>(*history, WrecT_, nullptr, r, true);
+        }
+        flags.resize(B, H);
+        N::forward(ncfg, a.data(), rec ? r.data() : nullptr, st, flags.data(), s.derived().data(), B * H);
+      } else {
+        if (history) project_rows<T>(*history, WrecT_, nullptr, a, true);
+        N::forward(ncfg, a.data(), st, s.derived().data(), B * H);
+      }
+    });
+  }
+  /// The neuron's carried state for a stream of `batch` sequences (all zero).
+  std::vector<Matrix<T>> stream_state(Index batch) const {
+    int k = 0;
+    visit_neuron<T>(cfg_, [&](auto neuron, const auto&) { k = decltype(neuron)::kStates; });
+    return std::vector<Matrix<T>>(size_t(k), Matrix<T>::Zero(batch, cfg_.size));
+  }
+
+  /// Backward of one chunk (see the contract at the top of this file). With
+  /// `accumulate_input` dL/dx is ADDED into *grad_input (sized already): an input that
+  /// other layers also read. dL/d(extra input k) is always ADDED into *extra_grad[k].
+  template <typename XDerived>
+  void backward(const ParamLayout& layout, const Vector<T>& params,
+                const Eigen::MatrixBase<XDerived>& x, Index Bc, const Matrix<T>* mask,
+                const std::vector<T>& coeff, KernelChoice kc, LayerCache<T>& c,
+                Vector<T>& grad, Matrix<T>* grad_input, std::vector<T>& grad_coeff,
+                const std::vector<const Matrix<T>*>& extra = {}, const std::vector<Matrix<T>*>& extra_grad = {},
+                bool accumulate_input = false) const {
+    require(extra.size() == extra_.size() && extra_grad.size() == extra_.size(), "SpikingLayer::backward",
+            str_cat(extra_.size(), " extra inputs and their gradients"), str_cat(extra.size(), " and ", extra_grad.size()));
+    visit_neuron<T>(cfg_, [&](auto neuron, const auto& ncfg) {
+      backward_impl<decltype(neuron)>(ncfg, layout, params, x, Bc, mask, coeff, kc, c, grad, grad_input,
+                                      grad_coeff, extra, extra_grad, accumulate_input);
+    });
+  }
+
+  /// Index of the single non-zero coefficient (1-based), or 0 for a mixture / no lag.
+  static Index single_lag(const std::vector<T>& coeff) {
+    Index found = 0;
+    for (size_t j = 0; j < coeff.size(); ++j) {
+      if (coeff[j] == T(0)) continue;
+      if (found != 0 || coeff[j] != T(1)) return 0;
+      found = static_cast<Index>(j) + 1;
+    }
+    return found;
+  }
+
+ private:
+  /// W_rec as the kernels read it: the parameter itself, or its expanded copy without self
+  /// connections (prepare()).
+  ConstMatrixMap<T> recurrent_view(const ParamLayout& layout, const Vector<T>& params) const {
+    if (recurrent_ < 0) return ConstMatrixMap<T>(nullptr, 0, 0);
+    if (cfg_.self_connections) return view(params, layout.entry(recurrent_));
+    return ConstMatrixMap<T>(Wrec_.data(), cfg_.size, cfg_.size);
+  }
+
+  template <typename N, typename XDerived>
+  void forward_impl(const typename N::Config& ncfg, const ParamLayout& layout, const Vector<T>& params,
+                    const Eigen::MatrixBase<XDerived>& x, Index Bc, const Matrix<T>* mask,
+                    const std::vector<T>& coeff, KernelChoice kc, LayerCache<T>& c,
+                    const std::vector<const Matrix<T>*>& extra) const {
     const Index H = cfg_.size, steps = x.rows() / Bc;
     const auto W = view(params, layout.entry(weight_));
     const T* b = bias_ >= 0 ? params.data() + layout.entry(bias_).offset : nullptr;
 
     c.V.resize(steps * Bc, H);
     c.S.resize(steps * Bc, H);
-    c.vprev.setZero(Bc, H);
+    c.state.resize(size_t(N::kStates));
+    T* st[N::kStates];
+    for (int k = 0; k < N::kStates; ++k) {
+      c.state[size_t(k)].setZero(Bc, H);
+      st[k] = c.state[size_t(k)].data();
+    }
+    if (N::kFlags) c.F.resize(steps * Bc, H);
     const Index K = lag_count();
     const Index single = single_lag(coeff);
     const bool mixture = K > 0 && single == 0;  // ASRC in training
+    // The recurrent drive goes into V, on top of the feed-forward drive, for a neuron
+    // that sums them; into R of its own for one that keeps them apart.
+    constexpr bool split = N::kSplitInput;
+    Matrix<T>& Rm = split ? c.R : c.V;
+    if (split && K > 0) c.R.setZero(steps * Bc, H);
     // ASRC in training keeps Y_t = s_t W_rec^T of every step: the forward mixes the last
     // K of them, and backward needs all of them for dL/dc_j.
     if (mixture) c.Y.resize(steps * Bc, H);
     const std::vector<Index> lags = mixture ? nonzero_lags(coeff, kc.skip_zero_lags) : std::vector<Index>{};
-    const auto Wrec = recurrent_ >= 0 ? view(params, layout.entry(recurrent_))
-                                      : ConstMatrixMap<T>(nullptr, 0, 0);
+    const auto Wrec = recurrent_view(layout, params);
 
     // A single lag lambda (SRC, vanilla, ASRC in evaluation): steps t .. t+lambda-1 only
     // need spikes from before t, so their recurrent input is one product over
@@ -163,27 +370,42 @@ class SpikingLayer {
         A.noalias() = xb * W.transpose();
         if (b) A.rowwise() += Eigen::Map<const RowVector<T>>(b, H);
       }
+      for (size_t k = 0; k < extra_.size(); ++k) {  // spikes of earlier layers, as W_rec's
+        const auto sk = extra[k]->middleRows(f0 * Bc, fn * Bc);
+        if (kc.sparse_recurrent)
+          project_rows<T>(sk, extraWT_[k], nullptr, A, true);
+        else
+          A.noalias() += sk * view(params, layout.entry(extra_[k])).transpose();
+      }
       if (mask)
         for (Index t = 0; t < fn; ++t) A.middleRows(t * Bc, Bc).array() *= mask->array();
 
       for (Index t0 = f0; t0 < f0 + fn; t0 += block) {
         const Index nb = std::min(block, f0 + fn - t0);
-        auto Iblk = c.V.middleRows(t0 * Bc, nb * Bc);
-        if (K > 0 && !mixture && t0 >= single)
-          add_recurrent(c.S.middleRows((t0 - single) * Bc, nb * Bc), Wrec, kc, Iblk);
+        if (K > 0 && !mixture && t0 >= single) {
+          auto Rblk = Rm.middleRows(t0 * Bc, nb * Bc);
+          add_recurrent(c.S.middleRows((t0 - single) * Bc, nb * Bc), Wrec, kc, Rblk);
+        }
         if (mixture) {
-          // Terms from before the block: V[t0 + i] += sum_u c_(t0+i-u) Y[u], u < t0.
+          // Terms from before the block: R[t0 + i] += sum_u c_(t0+i-u) Y[u], u < t0.
           const Index u0 = std::max<Index>(0, t0 - K);
-          add_band(coeff, t0, nb, u0, t0 - u0, c.Y.data(), Bc * H, c.V.data() + t0 * Bc * H, c.lagA);
+          add_band(coeff, t0, nb, u0, t0 - u0, c.Y.data(), Bc * H, Rm.data() + t0 * Bc * H, c.lagA);
         }
         for (Index t = t0; t < t0 + nb; ++t) {
-          auto I = c.V.middleRows(t * Bc, Bc);
+          T* rt = Rm.data() + t * Bc * H;
           // Terms from inside the block: lags 1 .. t - t0.
           if (mixture) {
-            if (lags.empty()) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, I.data(), t - t0);
-            else mix_steps_nonzero(c.Y.data(), Bc * H, t, -1, steps, coeff, lags, I.data(), t - t0);
+            if (lags.empty()) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, rt, t - t0);
+            else mix_steps_nonzero(c.Y.data(), Bc * H, t, -1, steps, coeff, lags, rt, t - t0);
           }
-          charge_fire_reset(I, c.vprev, c.S.middleRows(t * Bc, Bc));
+          T* v = c.V.data() + t * Bc * H;
+          T* s = c.S.data() + t * Bc * H;
+          if constexpr (split)
+            N::forward(ncfg, v, K > 0 ? rt : nullptr, st, c.F.data() + t * Bc * H, s, Bc * H);
+          else if constexpr (N::kFlags)
+            N::forward(ncfg, v, st, c.F.data() + t * Bc * H, s, Bc * H);
+          else
+            N::forward(ncfg, v, st, s, Bc * H);
           if (mixture) {
             auto Y = c.Y.middleRows(t * Bc, Bc);
             add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y, false);
@@ -193,58 +415,48 @@ class SpikingLayer {
     }
   }
 
-  /// One step of streaming inference (evaluation semantics, single lag `lag`):
-  /// `a` (B x H) holds nothing on entry and the membrane v_t on exit; `history`
-  /// gives the spike block s_{t-lag} or nullptr when t < lag. Uses the same kernels,
-  /// in the same order, as forward() in evaluation, so the results are identical.
-  template <typename XDerived, typename SDerived>
-  void stream_step(const ParamLayout& layout, const Vector<T>& params,
-                   const Eigen::MatrixBase<XDerived>& x, const Matrix<T>* history,
-                   Matrix<T>& a, Matrix<T>& vprev, Eigen::MatrixBase<SDerived>& s) const {
-    const T* b = bias_ >= 0 ? params.data() + layout.entry(bias_).offset : nullptr;
-    a.resize(x.rows(), cfg_.size);
-    project_rows<T>(x, WT_, b, a, false);
-    if (history) project_rows<T>(*history, WrecT_, nullptr, a, true);
-    charge_fire_reset(a, vprev, s);
-  }
-
-  /// Backward of one chunk (see the contract at the top of this file).
-  template <typename XDerived>
-  void backward(const ParamLayout& layout, const Vector<T>& params,
-                const Eigen::MatrixBase<XDerived>& x, Index Bc, const Matrix<T>* mask,
-                const std::vector<T>& coeff, KernelChoice kc, LayerCache<T>& c,
-                Vector<T>& grad, Matrix<T>* grad_input, std::vector<T>& grad_coeff) const {
+  template <typename N, typename XDerived>
+  void backward_impl(const typename N::Config& ncfg, const ParamLayout& layout, const Vector<T>& params,
+                     const Eigen::MatrixBase<XDerived>& x, Index Bc, const Matrix<T>* mask,
+                     const std::vector<T>& coeff, KernelChoice kc, LayerCache<T>& c,
+                     Vector<T>& grad, Matrix<T>* grad_input, std::vector<T>& grad_coeff,
+                     const std::vector<const Matrix<T>*>& extra, const std::vector<Matrix<T>*>& extra_grad,
+                     bool accumulate_input) const {
     const Index H = cfg_.size, steps = x.rows() / Bc, K = lag_count();
-    const T d = static_cast<T>(cfg_.lif.decay), theta = static_cast<T>(cfg_.lif.threshold);
-    const bool soft = cfg_.lif.reset == ResetMode::soft, detach = cfg_.lif.detach_reset;
-    const Surrogate sg = cfg_.lif.surrogate;
     const auto W = view(params, layout.entry(weight_));
-    const auto Wrec = recurrent_ >= 0 ? view(params, layout.entry(recurrent_))
-                                      : ConstMatrixMap<T>(nullptr, 0, 0);
-    auto& gnext = c.vprev;  // dL/dv_{t+1}
-    gnext.setZero(Bc, H);
-    // The bias gradient sum_t m (.) dL/dI_t = m (.) sum_t dL/dI_t (the dropout mask m is
+    const auto Wrec = recurrent_view(layout, params);
+    // The neuron's backward carries (dL/dv_{t+1} for LIF) start at zero.
+    T* st[N::kStates];
+    for (int k = 0; k < N::kStates; ++k) {
+      c.state[size_t(k)].setZero(Bc, H);
+      st[k] = c.state[size_t(k)].data();
+    }
+    // The bias gradient sum_t m (.) dL/da_t = m (.) sum_t dL/da_t (the dropout mask m is
     // fixed per sequence): the sum is taken in the neuron pass, while the rows are in cache.
     T* gsum = nullptr;
     if (bias_ >= 0) {
       c.gsum.setZero(Bc, H);
       gsum = c.gsum.data();
     }
+    // dL/dr_t, the gradient the recurrence reads: dL/dI_t itself for a summing neuron.
+    constexpr bool split = N::kSplitInput;
+    if (split && K > 0) c.GR.resize(steps * Bc, H);
+    const Matrix<T>& GR = split ? c.GR : c.G;
 
     const Index single = single_lag(coeff);  // SRC, vanilla, ASRC in evaluation
     const bool mixture = K > 0 && single == 0;
-    const Index N = Bc * H;  // values per step
-    // ASRC in training: dL/dY_t = sum_j c_j dL/dI_{t+j}. Blocks of L steps as in forward,
+    const Index N_ = Bc * H;  // values per step
+    // ASRC in training: dL/dY_t = sum_j c_j dL/dr_{t+j}. Blocks of L steps as in forward,
     // mirrored: for the steps t_first .. t1 the terms from after t1 are known before the
     // block starts and are one banded product into c.gy; the terms from inside the block
     // run step by step. Forward left Y_t = s_t W_rec^T of every step in c.Y, for
-    // dL/dc_j = sum_t <dL/dI_t, Y_{t-j}> after the loop (lag_gradient).
+    // dL/dc_j = sum_t <dL/dr_t, Y_{t-j}> after the loop (lag_gradient).
     //
-    // Single lag lambda: dL/dY_t = dL/dI_{t+lambda}, and for the steps t1-lambda+1 .. t1
+    // Single lag lambda: dL/dY_t = dL/dr_{t+lambda}, and for the steps t1-lambda+1 .. t1
     // those rows are all known once step t1+1 is done, so their recurrent gradient is
     // one product over lambda*Bc rows, made before the neurons of those steps run.
     const Index block = mixture ? std::min(kMixBlock, K) : (K > 0 && single > 0 ? single : 1);
-    if (mixture) c.gy.resize(block, N);
+    if (mixture) c.gy.resize(block, N_);
     const std::vector<Index> lags = mixture ? nonzero_lags(coeff, kc.skip_zero_lags) : std::vector<Index>{};
     for (Index t1 = steps - 1; t1 >= 0; t1 -= block) {
       const Index t_first = std::max<Index>(0, t1 - block + 1);
@@ -253,45 +465,58 @@ class SpikingLayer {
         if (t_last >= t_first) {
           const Index rows = (t_last - t_first + 1) * Bc;
           c.G.middleRows(t_first * Bc, rows).noalias() +=
-              c.G.middleRows((t_first + single) * Bc, rows) * Wrec;
+              GR.middleRows((t_first + single) * Bc, rows) * Wrec;
         }
       }
       if (mixture) {
-        // Terms from after the block: gy[t - t_first] = sum_u c_(u-t) dL/dI[u], u > t1.
+        // Terms from after the block: gy[t - t_first] = sum_u c_(u-t) dL/dr[u], u > t1.
         const Index nb = t1 - t_first + 1, u0 = t1 + 1;
-        MatrixMap<T>(c.gy.data(), nb, N).setZero();
-        add_band(coeff, t_first, nb, u0, std::min(steps, u0 + K) - u0, c.G.data(), N, c.gy.data(), c.lagA);
+        MatrixMap<T>(c.gy.data(), nb, N_).setZero();
+        add_band(coeff, t_first, nb, u0, std::min(steps, u0 + K) - u0, GR.data(), N_, c.gy.data(), c.lagA);
       }
       for (Index t = t1; t >= t_first; --t) {
-        auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/dI_t
+        auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/da_t
         auto V = c.V.middleRows(t * Bc, Bc);
-        const auto S = c.S.middleRows(t * Bc, Bc);
-        MatrixMap<T> gy(mixture ? c.gy.data() + (t - t_first) * N : nullptr, Bc, H);
+        const T* S = c.S.data() + t * N_;
+        MatrixMap<T> gy(mixture ? c.gy.data() + (t - t_first) * N_ : nullptr, Bc, H);
         if (mixture) {
           // dL/dY_t: add the terms from inside the block (lags 1 .. t1 - t); rows of
-          // later steps already hold dL/dI.
-          if (lags.empty()) mix_steps(c.G.data(), N, t, +1, steps, coeff, gy.data(), t1 - t);
-          else mix_steps_nonzero(c.G.data(), N, t, +1, steps, coeff, lags, gy.data(), t1 - t);
+          // later steps already hold dL/dr.
+          if (lags.empty()) mix_steps(GR.data(), N_, t, +1, steps, coeff, gy.data(), t1 - t);
+          else mix_steps_nonzero(GR.data(), N_, t, +1, steps, coeff, lags, gy.data(), t1 - t);
           if (t + 1 < steps) gS.noalias() += gy * Wrec;
         }
-        // dL/dI_t from dL/ds_t (gS), dL/dv_{t+1} (gnext) and the surrogate g(v_t - theta),
-        // one fused pass; gnext becomes dL/dv_t (= dL/dI_t).
-        neuron_backward(sg, soft, detach, V.data(), S.data(), gS.data(), gnext.data(), gsum, Bc * H, d, theta);
-        if (mixture) V = gy;  // v_t is no longer needed: keep dL/dY_t there
+        // dL/da_t (and dL/dr_t) from dL/ds_t (gS) and the neuron's carries, one fused pass.
+        if constexpr (split)
+          N::backward(ncfg, V.data(), c.F.data() + t * N_, S, gS.data(), K > 0 ? c.GR.data() + t * N_ : nullptr,
+                      st, gsum, N_);
+        else if constexpr (N::kFlags)
+          N::backward(ncfg, V.data(), c.F.data() + t * N_, S, gS.data(), st, gsum, N_);
+        else
+          N::backward(ncfg, V.data(), S, gS.data(), st, gsum, N_);
+        if (mixture) V = gy;  // the membrane cache is no longer needed: keep dL/dY_t there
       }
     }
-    if (mixture && skip_ >= 0) lag_gradient(c, steps, N, K, grad_coeff);
+    if (mixture && skip_ >= 0) lag_gradient(c, GR, steps, N_, K, grad_coeff);
 
     if (K > 0) {
       // dW_rec = sum_t dL/dY_t^T s_t: one product over all rows (for 0/1 spikes, the
       // rows of dL/dY selected by each spike column are summed: project_columns).
-      auto gWrec = view(grad, layout.entry(recurrent_));
+      if (!cfg_.self_connections) c.gWrec.setZero(H, H);
+      MatrixMap<T> gWrec = cfg_.self_connections ? view(grad, layout.entry(recurrent_))
+                                                 : MatrixMap<T>(c.gWrec.data(), H, H);
       if (single > 0) {
-        // dL/dY_t = dL/dI_{t+lambda}: one product over the shifted rows.
+        // dL/dY_t = dL/dr_{t+lambda}: one product over the shifted rows.
         const Index n = (steps - single) * Bc;
-        if (n > 0) add_weight_grad(gWrec, c.G.bottomRows(n), c.S.topRows(n), kc.sparse_recurrent, c.tmp);
+        if (n > 0) add_weight_grad(gWrec, GR.bottomRows(n), c.S.topRows(n), kc.sparse_recurrent, c.tmp);
       } else {
         add_weight_grad(gWrec, c.V, c.S, kc.sparse_recurrent, c.tmp);
+      }
+      if (!cfg_.self_connections) {
+        T* g = grad.data() + layout.entry(recurrent_).offset;
+        for (Index i = 0; i < H; ++i)
+          for (Index j = 0; j < H; ++j)
+            if (i != j) *g++ += c.gWrec(i, j);
       }
     }
     if (mask)
@@ -301,7 +526,20 @@ class SpikingLayer {
       view(grad, layout.entry(bias_)).row(0) += c.gsum.colwise().sum();
     }
     add_weight_grad(view(grad, layout.entry(weight_)), c.G, x, kc.sparse_input, c.tmp);
-    if (grad_input) {
+    for (size_t k = 0; k < extra_.size(); ++k) {
+      const auto Wk = view(params, layout.entry(extra_[k]));
+      add_weight_grad(view(grad, layout.entry(extra_[k])), c.G, *extra[k], kc.sparse_recurrent, c.tmp);
+      for (Index r0 = 0; r0 < c.G.rows(); r0 += kGradInputRows) {
+        const Index nr = std::min(kGradInputRows, c.G.rows() - r0);
+        extra_grad[k]->middleRows(r0, nr).noalias() += c.G.middleRows(r0, nr) * Wk;
+      }
+    }
+    if (grad_input && accumulate_input) {
+      for (Index r0 = 0; r0 < c.G.rows(); r0 += kGradInputRows) {
+        const Index nr = std::min(kGradInputRows, c.G.rows() - r0);
+        grad_input->middleRows(r0, nr).noalias() += c.G.middleRows(r0, nr) * W;
+      }
+    } else if (grad_input) {
       // In row blocks: one product over all T*Bc rows (10 MB of dL/dI for S-MNIST) ran
       // 7-13% slower in Eigen than the same product in blocks of 2048 rows (microbenchmark
       // on a 2-core AMD EPYC, shapes of the Table 1 layers; on a whole training step the
@@ -314,18 +552,6 @@ class SpikingLayer {
     }
   }
 
-  /// Index of the single non-zero coefficient (1-based), or 0 for a mixture / no lag.
-  static Index single_lag(const std::vector<T>& coeff) {
-    Index found = 0;
-    for (size_t j = 0; j < coeff.size(); ++j) {
-      if (coeff[j] == T(0)) continue;
-      if (found != 0 || coeff[j] != T(1)) return 0;
-      found = static_cast<Index>(j) + 1;
-    }
-    return found;
-  }
-
- private:
   /// out (+)= s W_rec^T, by the row kernel or by GEMM as `kc` says.
   template <typename SDerived, typename ODerived>
   void add_recurrent(const Eigen::MatrixBase<SDerived>& s, const ConstMatrixMap<T>& Wrec,
@@ -448,18 +674,19 @@ class SpikingLayer {
     MatrixMap<T>(out, nb, N).noalias() += A * ConstMatrixMap<T>(src + u0 * N, nu, N);
   }
 
-  /// grad_coeff[j-1] += sum_t <dL/dI_t, Y_{t-j}> (j = 1..K) with G = dL/dI and Y from
+  /// grad_coeff[j-1] += sum_t <dL/dr_t, Y_{t-j}> (j = 1..K) with G = dL/dr and Y from
   /// forward: per block of steps, one product of its dL/dI rows with the Y rows of the
   /// lags it reaches (c.lagM, some of whose entries fall outside the band and are not
   /// used), instead of K separate dot products per step.
-  static void lag_gradient(LayerCache<T>& c, Index steps, Index N, Index K, std::vector<T>& grad_coeff) {
+  static void lag_gradient(LayerCache<T>& c, const Matrix<T>& G, Index steps, Index N, Index K,
+                           std::vector<T>& grad_coeff) {
     // Blocks of kMixBlock steps even when T_lambda is shorter: for SSC (T_lambda 6) the
     // larger products were 7% faster per training step than blocks of 6 (asrc-bench).
     const Index L = kMixBlock;
     for (Index t0 = 1; t0 < steps; t0 += L) {
       const Index nb = std::min(L, steps - t0), u0 = std::max<Index>(0, t0 - K);
       const Index nu = t0 + nb - 1 - u0;  // sources u0 .. t0+nb-2
-      c.lagM.noalias() = ConstMatrixMap<T>(c.G.data() + t0 * N, nb, N) *
+      c.lagM.noalias() = ConstMatrixMap<T>(G.data() + t0 * N, nb, N) *
                          ConstMatrixMap<T>(c.Y.data() + u0 * N, nu, N).transpose();
       for (Index i = 0; i < nb; ++i)
         for (Index k = 0; k < nu; ++k) {
@@ -469,88 +696,12 @@ class SpikingLayer {
     }
   }
 
-  /// In: I holds I_t, vprev holds v'_{t-1}. Out: I holds v_t, vprev holds v'_t, s holds s_t.
-  template <typename IDerived, typename SDerived>
-  void charge_fire_reset(Eigen::MatrixBase<IDerived>& I, Matrix<T>& vprev,
-                         Eigen::MatrixBase<SDerived>&& s) const {
-    charge_fire_reset(I, vprev, s);
-  }
-  template <typename IDerived, typename SDerived>
-  void charge_fire_reset(Eigen::MatrixBase<IDerived>& I, Matrix<T>& vprev,
-                         Eigen::MatrixBase<SDerived>& s) const {
-    const T d = static_cast<T>(cfg_.lif.decay), theta = static_cast<T>(cfg_.lif.threshold);
-    const Index n = I.size();  // one fused pass over the block (its rows are contiguous)
-    T* __restrict vp = I.derived().data();
-    T* __restrict vr = vprev.data();
-    T* __restrict sp = s.derived().data();
-    const bool soft = cfg_.lif.reset == ResetMode::soft;
-    const Surrogate sg = cfg_.lif.surrogate;
-    auto pass = [&](auto fire) {
-      for (Index i = 0; i < n; ++i) {
-        const T v = d * vr[i] + vp[i];  // charge: v_t = d v'_{t-1} + I_t  (Eq. 1)
-        const T spike = fire(v - theta);  // fire (Eq. 2)
-        vp[i] = v;
-        sp[i] = spike;
-        vr[i] = soft ? v - theta * spike : v * (T(1) - spike);  // reset (Eq. 3)
-      }
-    };
-    // The spike function is fixed per instantiation of the loop, so the binary case
-    // compiles to a compare.
-    if (cfg_.lif.spike_fn == SpikeFunction::heaviside)
-      pass([sg](T x) { return spike_value<T>(sg, SpikeFunction::heaviside, x); });
-    else
-      pass([sg](T x) { return spike_value<T>(sg, SpikeFunction::smooth, x); });
-  }
-
-  /// Backward through fire and reset (Eqs. 1-3) for one step, elementwise:
-  ///   dL/dv'_t = d dL/dv_{t+1}
-  ///   dL/dv_t  = dL/ds_t g(v_t - theta) + dL/dv'_t dv'_t/dv_t (+ through s_t unless detached)
-  /// soft reset v' = v - theta s:  (gS - theta gvp) g + gvp      detached: gS g + gvp
-  /// hard reset v' = v (1 - s):    (gS - v gvp) g + gvp (1 - s)  detached: gS g + gvp (1 - s)
-  template <Surrogate SG, bool Soft, bool Detach>
-  static void neuron_backward_impl(const T* __restrict v, const T* __restrict s, T* __restrict gS,
-                                   T* __restrict gnext, T* __restrict gsum, Index n, T d, T theta) {
-    for (Index i = 0; i < n; ++i) {
-      const T g = surrogate_grad<T>(SG, v[i] - theta);
-      const T gvp = d * gnext[i];
-      T gn;
-      if (Soft)
-        gn = Detach ? gS[i] * g + gvp : (gS[i] - theta * gvp) * g + gvp;
-      else
-        gn = Detach ? gS[i] * g + gvp * (T(1) - s[i]) : (gS[i] - v[i] * gvp) * g + gvp * (T(1) - s[i]);
-      gnext[i] = gn;
-      gS[i] = gn;
-    }
-    if (gsum)
-      for (Index i = 0; i < n; ++i) gsum[i] += gS[i];
-  }
-  template <Surrogate SG>
-  static void neuron_backward_sg(bool soft, bool detach, const T* v, const T* s, T* gS, T* gnext,
-                                 T* gsum, Index n, T d, T theta) {
-    if (soft && detach) neuron_backward_impl<SG, true, true>(v, s, gS, gnext, gsum, n, d, theta);
-    else if (soft) neuron_backward_impl<SG, true, false>(v, s, gS, gnext, gsum, n, d, theta);
-    else if (detach) neuron_backward_impl<SG, false, true>(v, s, gS, gnext, gsum, n, d, theta);
-    else neuron_backward_impl<SG, false, false>(v, s, gS, gnext, gsum, n, d, theta);
-  }
-  static void neuron_backward(Surrogate sg, bool soft, bool detach, const T* v, const T* s, T* gS,
-                              T* gnext, T* gsum, Index n, T d, T theta) {
-    switch (sg) {
-      case Surrogate::triangle: return neuron_backward_sg<Surrogate::triangle>(soft, detach, v, s, gS, gnext, gsum, n, d, theta);
-      case Surrogate::exp: return neuron_backward_sg<Surrogate::exp>(soft, detach, v, s, gS, gnext, gsum, n, d, theta);
-      case Surrogate::rectangle: return neuron_backward_sg<Surrogate::rectangle>(soft, detach, v, s, gS, gnext, gsum, n, d, theta);
-      case Surrogate::gaussian: return neuron_backward_sg<Surrogate::gaussian>(soft, detach, v, s, gS, gnext, gsum, n, d, theta);
-    }
-  }
-
-  template <typename IDerived, typename SDerived>
-  void charge_fire_reset(Eigen::MatrixBase<IDerived>&& I, Matrix<T>& vprev,
-                         Eigen::MatrixBase<SDerived>&& s) const {
-    charge_fire_reset(I, vprev, s);
-  }
-
   HiddenLayerConfig cfg_;
   Index weight_ = -1, bias_ = -1, recurrent_ = -1, skip_ = -1;
-  Matrix<T> WT_, WrecT_;
+  bool own_skip_ = false;
+  std::vector<Index> extra_;
+  Matrix<T> WT_, WrecT_, Wrec_;
+  std::vector<Matrix<T>> extraWT_;
 };
 
 }  // namespace asrc

@@ -35,12 +35,23 @@ struct NetworkConfig {
   Index input_size = 1;
   std::vector<Index> hidden = {64, 128, 128};
   Index num_classes = 10;
+  /// The layer graph: extra_inputs[l] lists earlier layers j < l - 1 whose spikes also
+  /// feed layer l (each through a weight of its own, "hidden<l>.from<j>"), besides layer
+  /// l - 1 (or the data, for l = 0). Empty, or shorter than `hidden`: a chain.
+  std::vector<std::vector<Index>> extra_inputs;
   Recurrence recurrence = Recurrence::src;
   Index skip = 16;            ///< lambda (SRC) or T_lambda (ASRC)
   bool network_wise = false;  ///< ASRC: one lag kernel w shared by all layers
-  bool bias = true;
+  bool bias = true;           ///< biases in the hidden layers and the readout
+  bool hidden_bias = true;    ///< false: none in the hidden layers even with `bias` (Zeng et al.)
+  bool self_connections = true;  ///< false: W_rec without its diagonal (Zeng et al.)
   double dropout = 0.0;
+  NeuronKind neuron = NeuronKind::lif;
   LifConfig lif;
+  ZengConfig zeng;
+  ReadoutKind readout = ReadoutKind::sum;
+  double tau_p = 1.0;         ///< leaky-last readout: output current time constant
+  InitScheme init = InitScheme::uniform;
   std::uint64_t seed = 0;     ///< initialisation seed
   Index chunk_size = 16;      ///< sequences per work item (fixes the reduction order)
   int threads = 0;            ///< OpenMP threads; 0: OpenMP's default
@@ -66,7 +77,22 @@ struct NetworkConfig {
             dropout);
     require(chunk_size >= 1, "NetworkConfig::validate", "chunk_size >= 1", chunk_size);
     require(threads >= 0, "NetworkConfig::validate", "threads >= 0", threads);
-    lif.validate();
+    require(readout == ReadoutKind::sum || (tau_p > 0 && std::isfinite(tau_p)), "NetworkConfig::validate",
+            "a finite tau_p > 0 for the leaky readout", tau_p);
+    validate_neuron(*this);
+    require(extra_inputs.size() <= hidden.size(), "NetworkConfig::validate",
+            str_cat("extra_inputs for at most the ", hidden.size(), " hidden layers"), extra_inputs.size());
+    for (size_t l = 0; l < extra_inputs.size(); ++l)
+      for (size_t k = 0; k < extra_inputs[l].size(); ++k) {
+        const Index j = extra_inputs[l][k];
+        require(j >= 0 && j + 1 < Index(l) && (k == 0 || j > extra_inputs[l][k - 1]), "NetworkConfig::validate",
+                str_cat("extra inputs of layer ", l, " from earlier layers 0 .. ", Index(l) - 2, ", increasing"), j);
+      }
+  }
+  /// The extra inputs of layer l (empty for a chain).
+  const std::vector<Index>& extra_inputs_of(size_t l) const {
+    static const std::vector<Index> none;
+    return l < extra_inputs.size() ? extra_inputs[l] : none;
   }
 
   Index lag() const { return max_lag(recurrence, skip); }
@@ -83,17 +109,17 @@ struct BatchSlice {
   Index input_nonzero = -1;
 };
 
-/// Streaming state: per layer, the membrane and a circular buffer of the last K spike
-/// vectors (K = lambda, T_lambda or 1); plus the readout's running spike counts.
+/// Streaming state: per layer, the neuron's state and a circular buffer of the last K spike
+/// vectors (K = lambda, T_lambda or 1); plus the readout's running features.
 template <typename T>
 struct StreamState {
   Index batch = 0;
   Index steps = 0;  ///< steps fed so far
-  std::vector<Matrix<T>> vprev;              ///< per layer, B x H
-  std::vector<std::vector<Matrix<T>>> ring;  ///< per layer, K blocks of B x H
-  std::vector<Matrix<T>> spikes;             ///< per layer, the current step's spikes
-  Matrix<T> counts;                          ///< B x H_L
-  Matrix<T> scratch;
+  std::vector<std::vector<Matrix<T>>> state;  ///< per layer, the neuron's B x H states
+  std::vector<std::vector<Matrix<T>>> ring;   ///< per layer, K blocks of B x H
+  std::vector<Matrix<T>> spikes;              ///< per layer, the current step's spikes
+  Matrix<T> counts;                           ///< B x H_L: spike counts or output current
+  Matrix<T> scratch, scratch_r, flags;
 };
 
 /// Optional observer of a network's passes, for analysis (asrc/analysis/gradient_flow.hpp
@@ -134,6 +160,9 @@ class Network {
   explicit Network(const NetworkConfig& cfg) : cfg_(cfg), dropout_rng_(cfg.seed ^ 0xd1b54a32d192ed03ULL) {
     cfg_.validate();
     build(cfg_, layout_, layers_, readout_);
+    extra_read_.assign(cfg_.hidden.size(), false);
+    for (size_t l = 0; l < cfg_.extra_inputs.size(); ++l)
+      for (Index j : cfg_.extra_inputs[l]) extra_read_[size_t(j)] = true;
     // The parameters and the kernels' transposed copies of the weights.
     require_memory("Network::Network", str_cat(layout_.size(), " parameters"),
                    2.0 * double(layout_.size()) * double(sizeof(T)));
@@ -175,34 +204,15 @@ class Network {
   /// Generator of the dropout masks (its state belongs in checkpoints).
   Rng& dropout_rng() { return dropout_rng_; }
 
-  /// Reference initialisation (torch defaults): U(+-1/sqrt(fan_in)) for every Linear
-  /// weight and bias, W_rec orthogonal (QR of a Gaussian matrix, signs fixed by diag R),
-  /// ASRC logits 0.
+  /// Draw every parameter from `seed`: each module initialises its own, in the order
+  /// they were declared (a shared ASRC kernel first: logits 0). NetworkConfig::init picks
+  /// the scheme (torch's defaults for Table 1, Gaussian for Zeng et al.).
   void initialize(std::uint64_t seed) {
     Rng rng(seed);
-    for (const auto& e : layout_.entries()) {
-      auto P = view(params_, e);
-      if (e.group == ParamGroup::skip) {
-        P.setZero();
-      } else if (e.name.size() > 10 && e.name.compare(e.name.size() - 10, 10, ".recurrent") == 0) {
-        Eigen::MatrixXd g(e.rows, e.cols);
-        for (Index i = 0; i < e.rows; ++i)
-          for (Index j = 0; j < e.cols; ++j) g(i, j) = rng.normal();
-        Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
-        Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(e.rows, e.cols);
-        Eigen::MatrixXd r = qr.matrixQR().template triangularView<Eigen::Upper>();
-        for (Index j = 0; j < e.cols; ++j)
-          if (r(j, j) < 0) q.col(j) *= -1.0;
-        P = q.cast<T>();
-      } else {
-        // fan_in: columns of the weight this entry belongs to.
-        const std::string base = e.name.substr(0, e.name.rfind('.'));
-        const ParamEntry& w = layout_.entry(layout_.find(base + ".weight"));
-        const double bound = 1.0 / std::sqrt(static_cast<double>(w.cols));
-        for (Index i = 0; i < e.rows; ++i)
-          for (Index j = 0; j < e.cols; ++j) P(i, j) = static_cast<T>(rng.uniform(-bound, bound));
-      }
-    }
+    const Index shared = layout_.find("skip_logits");
+    if (shared >= 0) view(params_, layout_.entry(shared)).setZero();
+    for (const auto& layer : layers_) layer.initialize(layout_, params_, rng, cfg_.init);
+    readout_->initialize(layout_, params_, rng, cfg_.init == InitScheme::normal);
     dirty_ = true;
   }
 
@@ -210,22 +220,9 @@ class Network {
   std::vector<T> lag_coefficients(size_t l) const {
     const auto& layer = layers_[l];
     const Index K = layer.lag_count();
-    std::vector<T> c(static_cast<size_t>(K), T(0));
-    if (K == 0) return c;
-    switch (cfg_.recurrence) {
-      case Recurrence::none: break;
-      case Recurrence::vanilla: c[0] = T(1); break;
-      case Recurrence::src: c[size_t(K - 1)] = T(1); break;
-      case Recurrence::asrc: {
-        const T* w = params_.data() + layout_.entry(layer.skip_entry()).offset;
-        if (training_)
-          c = skip_softmax<T>(w, K, tau_);
-        else
-          c[size_t(skip_argmax_lag<T>(w, K) - 1)] = T(1);
-        break;
-      }
-    }
-    return c;
+    const T* w = cfg_.recurrence == Recurrence::asrc ? params_.data() + layout_.entry(layer.skip_entry()).offset
+                                                      : nullptr;
+    return asrc::lag_coefficients<T>(cfg_.recurrence, K, w, training_, tau_);
   }
 
   /// The lag of each layer used in evaluation (1-based; 0 without recurrence).
@@ -299,7 +296,7 @@ class Network {
     const auto lags = eval_lags();
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Index H = layers_[l].size();
-      st.vprev.push_back(Matrix<T>::Zero(batch, H));
+      st.state.push_back(layers_[l].stream_state(batch));
       st.ring.emplace_back(static_cast<size_t>(lags[l]), Matrix<T>::Zero(batch, H));
       st.spikes.push_back(Matrix<T>::Zero(batch, H));
     }
@@ -322,14 +319,18 @@ class Network {
       const Index K = static_cast<Index>(ring.size());
       Matrix<T>* slot = K > 0 ? &ring[size_t(st.steps % K)] : nullptr;
       const Matrix<T>* history = (K > 0 && st.steps >= K) ? slot : nullptr;
+      std::vector<const Matrix<T>*> extra;
+      for (Index j : cfg_.extra_inputs_of(l)) extra.push_back(&st.spikes[size_t(j)]);
       if (l == 0)
-        layers_[l].stream_step(layout_, params_, xt, history, st.scratch, st.vprev[l], st.spikes[l]);
+        layers_[l].stream_step(layout_, params_, xt, history, st.scratch, st.scratch_r, st.state[l], st.flags,
+                               st.spikes[l], extra);
       else
-        layers_[l].stream_step(layout_, params_, *in, history, st.scratch, st.vprev[l], st.spikes[l]);
+        layers_[l].stream_step(layout_, params_, *in, history, st.scratch, st.scratch_r, st.state[l], st.flags,
+                               st.spikes[l], extra);
       if (slot) *slot = st.spikes[l];
       in = &st.spikes[l];
     }
-    st.counts += st.spikes.back();
+    readout_->accumulate(st.counts, st.spikes.back());
     ++st.steps;
   }
 
@@ -360,15 +361,19 @@ class Network {
       HiddenLayerConfig hc;
       hc.input_size = in;
       hc.size = cfg.hidden[l];
-      hc.bias = cfg.bias;
+      hc.bias = cfg.bias && cfg.hidden_bias;
       hc.recurrence = cfg.recurrence;
       hc.skip = cfg.skip;
       hc.dropout = cfg.dropout;
+      hc.self_connections = cfg.self_connections;
+      for (Index j : cfg.extra_inputs_of(l)) hc.extra_inputs.emplace_back(j, cfg.hidden[size_t(j)]);
+      hc.neuron = cfg.neuron;
       hc.lif = cfg.lif;
+      hc.zeng = cfg.zeng;
       layers.emplace_back(hc, layout, "hidden" + std::to_string(l), shared_skip);
       in = hc.size;
     }
-    readout = std::make_unique<Readout<T>>(in, cfg.num_classes, cfg.bias, layout);
+    readout = std::make_unique<Readout<T>>(in, cfg.num_classes, cfg.bias, layout, cfg.readout, cfg.tau_p);
   }
 
   struct Workspace {
@@ -376,6 +381,13 @@ class Network {
     std::vector<LayerCache<T>> layers;
     Matrix<T> counts, logits, glogits, gx;
   };
+
+  /// The spikes of layer l's extra inputs in a chunk's workspace.
+  std::vector<const Matrix<T>*> extra_of(const Workspace& w, size_t l) const {
+    std::vector<const Matrix<T>*> v;
+    for (Index j : cfg_.extra_inputs_of(l)) v.push_back(&w.layers[size_t(j)].S);
+    return v;
+  }
 
   /// Rebuild the kernels' transposed copies of the weights: always for batch passes
   /// (`force`), for streams when params() was handed out since the last rebuild.
@@ -405,7 +417,7 @@ class Network {
     KernelChoice kc;
     kc.skip_zero_lags = cfg_.skip_zero_lags;
     if (cfg_.kernels == KernelPolicy::dense) return kc;
-    const bool binary = cfg_.lif.spike_fn == SpikeFunction::heaviside;
+    const bool binary = binary_spikes(cfg_);
     if (!training_) {
       kc.sparse_input = true;  // row kernel: exact equality with streaming
       kc.sparse_recurrent = true;
@@ -483,11 +495,11 @@ class Network {
         for (size_t l = 0; l < L; ++l) {
           const Matrix<T>& in = l == 0 ? w.x : w.layers[l - 1].S;
           layers_[l].forward(layout_, params_, in, Bc, use_dropout ? &chunk_masks[l] : nullptr,
-                             coeff[l], kernel_choice(l), w.layers[l]);
+                             coeff[l], kernel_choice(l), w.layers[l], extra_of(w, l));
           chunk_spikes_[size_t(ci) * L + l] = static_cast<double>(w.layers[l].S.sum());
           if (obs) obs->forward_layer(l, ci, b0, Bc, w.layers[l].V, w.layers[l].S);
         }
-        Readout<T>::counts(w.layers.back().S, Bc, w.counts);
+        readout_->features(w.layers.back().S, Bc, w.counts);
         readout_->logits(layout_, params_, w.counts, steps, !training_ && cfg_.kernels != KernelPolicy::dense, w.logits);
         if (logits_out) logits_out->middleRows(b0, Bc) = w.logits;
         if (!chunk_grads) continue;
@@ -498,12 +510,19 @@ class Network {
         std::vector<std::vector<T>> gcoeff(L);
         readout_->backward(layout_, params_, w.counts, w.glogits, steps, g, w.layers.back().G);
         if (obs) obs->top_gradient(ci, Bc, w.layers.back().G);
+        // A layer that other layers read besides the next one gets its dL/ds added by
+        // each reader, so it starts at zero; one read by the next layer alone is assigned.
+        for (size_t l = 0; l + 1 < L; ++l)
+          if (extra_read_[l]) w.layers[l].G.setZero(steps * Bc, layers_[l].size());
         for (size_t l = L; l-- > 0;) {
           gcoeff[l].assign(coeff[l].size(), T(0));
           const Matrix<T>& in = l == 0 ? w.x : w.layers[l - 1].S;
           Matrix<T>* gin = l > 0 ? &w.layers[l - 1].G : (grad_input ? &w.gx : nullptr);
+          std::vector<Matrix<T>*> extra_grad;
+          for (Index j : cfg_.extra_inputs_of(l)) extra_grad.push_back(&w.layers[size_t(j)].G);
           layers_[l].backward(layout_, params_, in, Bc, use_dropout ? &chunk_masks[l] : nullptr,
-                              coeff[l], kernel_choice(l), w.layers[l], g, gin, gcoeff[l]);
+                              coeff[l], kernel_choice(l), w.layers[l], g, gin, gcoeff[l], extra_of(w, l), extra_grad,
+                              l > 0 && extra_read_[l - 1]);
           if (obs) obs->backward_layer(l, ci, b0, Bc, w.layers[l].G);
         }
         add_skip_grad(coeff, gcoeff, g);
@@ -535,23 +554,16 @@ class Network {
     return loss / static_cast<double>(batch);
   }
 
-  /// dL/dw for ASRC from dL/dc (c = softmax(w / tau)):
-  /// dL/dw_i = (1/tau) c_i (dL/dc_i - sum_j c_j dL/dc_j).
+  /// dL/dw for ASRC in training, from each layer's dL/dc (layers/recurrence.hpp).
   void add_skip_grad(const std::vector<std::vector<T>>& coeff,
                      const std::vector<std::vector<T>>& gcoeff, Vector<T>& g) const {
     if (cfg_.recurrence != Recurrence::asrc || !training_) return;
-    for (size_t l = 0; l < layers_.size(); ++l) {
-      const auto& c = coeff[l];
-      const auto& gc = gcoeff[l];
-      T dot = 0;
-      for (size_t j = 0; j < c.size(); ++j) dot += c[j] * gc[j];
-      T* gw = g.data() + layout_.entry(layers_[l].skip_entry()).offset;
-      for (size_t j = 0; j < c.size(); ++j)
-        gw[j] += c[j] * (gc[j] - dot) / static_cast<T>(tau_);
-    }
+    for (size_t l = 0; l < layers_.size(); ++l)
+      skip_softmax_backward(coeff[l], gcoeff[l], tau_, g.data() + layout_.entry(layers_[l].skip_entry()).offset);
   }
 
   NetworkConfig cfg_;
+  std::vector<bool> extra_read_;  ///< per layer: read by a layer other than the next
   Rng dropout_rng_;
   ParamLayout layout_;
   std::vector<SpikingLayer<T>> layers_;

@@ -1,5 +1,5 @@
 #pragma once
-// Settings of the leaky integrate-and-fire neuron (paper Eq. 1-3; spec section 1).
+// The leaky integrate-and-fire neuron of Table 1 (paper Eq. 1-3; docs/model.md).
 //
 // Per time step, in this order:
 //   charge:  v_t  = d * v'_{t-1} + I_t        (input current enters with weight 1)
@@ -7,10 +7,19 @@
 //   reset:   v'_t = v_t - theta * s_t         (soft, default)
 //            v'_t = v_t * (1 - s_t)           (hard)
 // with v'_{-1} = 0. With detach_reset the s_t inside the reset is a constant for
-// backward. The step itself is implemented in layers/spiking_layer.hpp.
+// backward.
+//
+// Neuron policy contract (neuron/neuron.hpp), for one block of n = Bc*H values of one step:
+//   state       1 matrix carried from step to step: v'_{t-1} (forward), dL/dv_{t+1} (backward)
+//   input       one current I_t = a_t + r_t (feed-forward plus recurrent: kSplitInput false)
+//   forward     `io` holds I_t on entry and v_t on exit (the cache backward reads)
+//   backward    `g` holds dL/ds_t on entry and dL/dI_t on exit
+//   parameters  none (the decay d and threshold theta are settings)
+#include <cmath>
 #include <string>
 
 #include "asrc/core/error.hpp"
+#include "asrc/core/types.hpp"
 #include "asrc/neuron/surrogate.hpp"
 
 namespace asrc {
@@ -29,6 +38,83 @@ struct LifConfig {
     require(decay >= 0.0 && decay <= 1.0, "LifConfig::validate", "decay in [0, 1]", decay);
     require(threshold > 0.0 && std::isfinite(threshold), "LifConfig::validate",
             "a finite threshold > 0", threshold);
+  }
+};
+
+template <typename T>
+struct LifNeuron {
+  using Config = LifConfig;
+  static constexpr int kStates = 1;          ///< v'_{t-1} / dL/dv_{t+1}
+  static constexpr bool kSplitInput = false;  ///< one summed input current
+  static constexpr bool kFlags = false;       ///< no per-step flag cache
+
+  /// In: io = I_t, state[0] = v'_{t-1}. Out: io = v_t, state[0] = v'_t, s = s_t.
+  static void forward(const LifConfig& cfg, T* __restrict io, T* const* state, T* __restrict s, Index n) {
+    const T d = static_cast<T>(cfg.decay), theta = static_cast<T>(cfg.threshold);
+    T* __restrict vr = state[0];
+    const bool soft = cfg.reset == ResetMode::soft;
+    const Surrogate sg = cfg.surrogate;
+    auto pass = [&](auto fire) {
+      for (Index i = 0; i < n; ++i) {
+        const T v = d * vr[i] + io[i];    // charge: v_t = d v'_{t-1} + I_t  (Eq. 1)
+        const T spike = fire(v - theta);  // fire (Eq. 2)
+        io[i] = v;
+        s[i] = spike;
+        vr[i] = soft ? v - theta * spike : v * (T(1) - spike);  // reset (Eq. 3)
+      }
+    };
+    // The spike function is fixed per instantiation of the loop, so the binary case
+    // compiles to a compare.
+    if (cfg.spike_fn == SpikeFunction::heaviside)
+      pass([sg](T x) { return spike_value<T>(sg, SpikeFunction::heaviside, x); });
+    else
+      pass([sg](T x) { return spike_value<T>(sg, SpikeFunction::smooth, x); });
+  }
+
+  /// Backward through fire and reset (Eqs. 1-3) for one step, elementwise:
+  ///   dL/dv'_t = d dL/dv_{t+1}
+  ///   dL/dv_t  = dL/ds_t g(v_t - theta) + dL/dv'_t dv'_t/dv_t (+ through s_t unless detached)
+  /// soft reset v' = v - theta s:  (gS - theta gvp) g + gvp      detached: gS g + gvp
+  /// hard reset v' = v (1 - s):    (gS - v gvp) g + gvp (1 - s)  detached: gS g + gvp (1 - s)
+  /// In: v = v_t (forward's cache), s = s_t, g = dL/ds_t, state[0] = dL/dv_{t+1}.
+  /// Out: g = state[0] = dL/dv_t = dL/dI_t; gsum (if given) += dL/dI_t.
+  static void backward(const LifConfig& cfg, const T* v, const T* s, T* g, T* const* state, T* gsum,
+                       Index n) {
+    const T d = static_cast<T>(cfg.decay), theta = static_cast<T>(cfg.threshold);
+    const bool soft = cfg.reset == ResetMode::soft, detach = cfg.detach_reset;
+    switch (cfg.surrogate) {
+      case Surrogate::triangle: return backward_sg<Surrogate::triangle>(soft, detach, v, s, g, state[0], gsum, n, d, theta);
+      case Surrogate::exp: return backward_sg<Surrogate::exp>(soft, detach, v, s, g, state[0], gsum, n, d, theta);
+      case Surrogate::rectangle: return backward_sg<Surrogate::rectangle>(soft, detach, v, s, g, state[0], gsum, n, d, theta);
+      case Surrogate::gaussian: return backward_sg<Surrogate::gaussian>(soft, detach, v, s, g, state[0], gsum, n, d, theta);
+    }
+  }
+
+ private:
+  template <Surrogate SG, bool Soft, bool Detach>
+  static void backward_impl(const T* __restrict v, const T* __restrict s, T* __restrict gS,
+                            T* __restrict gnext, T* __restrict gsum, Index n, T d, T theta) {
+    for (Index i = 0; i < n; ++i) {
+      const T g = surrogate_grad<T>(SG, v[i] - theta);
+      const T gvp = d * gnext[i];
+      T gn;
+      if (Soft)
+        gn = Detach ? gS[i] * g + gvp : (gS[i] - theta * gvp) * g + gvp;
+      else
+        gn = Detach ? gS[i] * g + gvp * (T(1) - s[i]) : (gS[i] - v[i] * gvp) * g + gvp * (T(1) - s[i]);
+      gnext[i] = gn;
+      gS[i] = gn;
+    }
+    if (gsum)
+      for (Index i = 0; i < n; ++i) gsum[i] += gS[i];
+  }
+  template <Surrogate SG>
+  static void backward_sg(bool soft, bool detach, const T* v, const T* s, T* gS, T* gnext, T* gsum,
+                          Index n, T d, T theta) {
+    if (soft && detach) backward_impl<SG, true, true>(v, s, gS, gnext, gsum, n, d, theta);
+    else if (soft) backward_impl<SG, true, false>(v, s, gS, gnext, gsum, n, d, theta);
+    else if (detach) backward_impl<SG, false, true>(v, s, gS, gnext, gsum, n, d, theta);
+    else backward_impl<SG, false, false>(v, s, gS, gnext, gsum, n, d, theta);
   }
 };
 

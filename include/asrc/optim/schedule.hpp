@@ -148,18 +148,37 @@ inline double asrc_tau(Index epoch, double decay = 0.96) {
   return tau;
 }
 
+/// Step decay (torch.optim.lr_scheduler.StepLR, stepped per epoch; Zeng et al.: x0.8 every
+/// 10 epochs): max_lr * gamma^floor(epoch / every), as a running product.
+inline double step_lr(Index epoch, double max_lr, Index every, double gamma) {
+  require(epoch >= 0, "step_lr", "an epoch >= 0", epoch);
+  require(every >= 1, "step_lr", "a step of >= 1 epochs", every);
+  require(std::isfinite(gamma) && gamma > 0.0, "step_lr", "a finite gamma > 0", gamma);
+  double lr = max_lr;
+  for (Index k = 0; k < epoch / every; ++k) lr *= gamma;
+  return lr;
+}
+
 /// Which learning-rate schedule a run uses.
 enum class LrSchedule {
   onecycle,  ///< OneCycle, with beta1 cycled
   cosine,    ///< CosineAnnealingLR, beta1 fixed
   constant,  ///< no schedule, beta1 fixed
+  step,      ///< StepLR (every, gamma), beta1 fixed
+};
+
+/// StepLR's settings.
+struct StepConfig {
+  Index every = 10;
+  double gamma = 0.8;
 };
 
 /// Learning rate for epoch `epoch` of `total` under schedule `s` with peak `max_lr`.
-inline double scheduled_lr(LrSchedule s, Index epoch, Index total, double max_lr) {
+inline double scheduled_lr(LrSchedule s, Index epoch, Index total, double max_lr, const StepConfig& step = {}) {
   switch (s) {
     case LrSchedule::onecycle: return onecycle_lr(epoch, total, max_lr);
     case LrSchedule::cosine: return cosine_lr(epoch, total, max_lr);
+    case LrSchedule::step: return step_lr(epoch, max_lr, step.every, step.gamma);
     case LrSchedule::constant: break;
   }
   return max_lr;

@@ -312,9 +312,9 @@ class Trainer {
   void apply_schedule(Index e) {
     const Index E = cfg_.epochs;
     const Index ee = std::min(e, E - 1 < 0 ? 0 : E - 1);
-    const double lr = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr);
-    const double lr_skip = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr_skip);
-    const double lr_neuron = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr_neuron);
+    const double lr = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr, cfg_.step_schedule());
+    const double lr_skip = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr_skip, cfg_.step_schedule());
+    const double lr_neuron = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr_neuron, cfg_.step_schedule());
     const double beta1 = scheduled_beta1(cfg_.schedule(), ee, E);
     opt_.set_lr(ParamGroup::weights, lr);
     opt_.set_lr(ParamGroup::skip, lr_skip);
