@@ -104,7 +104,8 @@ ReferenceRun<T> reference_forward(const NetworkConfig& cfg, const ParamLayout& l
             for (Index k = 0; k < H; ++k)
               rec += c[j - 1] * W(pre + ".recurrent", h, k) * s[size_t(t) - j][size_t(k)];
           }
-          T v = d * vp[size_t(h)] + (rec + a);
+          const T dh = cfg.lif.learn_decay ? W(pre + ".decay", 0, h) : d;  // BIP: one decay per neuron
+          T v = dh * vp[size_t(h)] + (rec + a);
           if (delta && delta->layer == l && delta->b == b && delta->t == t && delta->h == h) v += delta->eps;
           const T sp = spike_value<T>(cfg.lif.surrogate, cfg.lif.spike_fn, v - theta);
           s[size_t(t)][size_t(h)] = sp;

@@ -39,14 +39,21 @@ struct ParamEntry {
   Index rows = 0;
   Index cols = 0;
   ParamGroup group = ParamGroup::weights;
+  /// The range the optimizer keeps the values in (clamped after each step), e.g. a
+  /// membrane decay in [0, 0.999]; unbounded by default.
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
   Index size() const { return rows * cols; }
+  bool bounded() const { return lo > -std::numeric_limits<double>::infinity() || hi < std::numeric_limits<double>::infinity(); }
 };
 
 /// The layout of a flat buffer: which named tensor occupies which elements.
 class ParamLayout {
  public:
   /// Reserve rows x cols elements; returns the entry index.
-  Index add(const std::string& name, Index rows, Index cols, ParamGroup group) {
+  Index add(const std::string& name, Index rows, Index cols, ParamGroup group,
+            double lo = -std::numeric_limits<double>::infinity(),
+            double hi = std::numeric_limits<double>::infinity()) {
     require(rows > 0 && cols > 0, "ParamLayout::add", "positive rows and cols for '" + name + "'",
             str_cat(rows, "x", cols));
     // Sizes come from user settings: refuse products that would overflow an Index.
@@ -55,7 +62,8 @@ class ParamLayout {
             "a parameter count that fits in 64 bits for '" + name + "'", str_cat(rows, "x", cols));
     for (const auto& e : entries_)
       require(e.name != name, "ParamLayout::add", "a unique parameter name", name);
-    entries_.push_back({name, total_, rows, cols, group});
+    require(lo <= hi, "ParamLayout::add", "a range lo <= hi for '" + name + "'", str_cat(lo, " > ", hi));
+    entries_.push_back({name, total_, rows, cols, group, lo, hi});
     total_ += rows * cols;
     return static_cast<Index>(entries_.size()) - 1;
   }

@@ -132,6 +132,9 @@ class SpikingLayer {
     for (const auto& [src, width] : cfg.extra_inputs)
       extra_.push_back(layout.add(prefix + ".from" + std::to_string(src), cfg.size, width, ParamGroup::weights));
     extraWT_.resize(extra_.size());
+    visit_neuron<T>(cfg_, [&](auto neuron, const auto& ncfg) {
+      decltype(neuron)::declare(ncfg, layout, prefix, cfg.size, neuron_);
+    });
   }
 
   const HiddenLayerConfig& config() const { return cfg_; }
@@ -143,6 +146,8 @@ class SpikingLayer {
   Index recurrent_entry() const { return recurrent_; }
   Index skip_entry() const { return skip_; }
   const std::vector<Index>& extra_entries() const { return extra_; }
+  /// The neuron's trained parameters (neuron/neuron.hpp), in the order it declared them.
+  const std::vector<Index>& neuron_entries() const { return neuron_; }
 
   /// Draw this layer's parameters (in the order they were declared). uniform: W and b
   /// U(+-1/sqrt(fan_in)), W_rec orthogonal (QR of a Gaussian matrix, signs fixed by
@@ -183,6 +188,9 @@ class SpikingLayer {
         for (Index j = 0; j < We.cols(); ++j)
           We(i, j) = static_cast<T>(scheme == InitScheme::uniform ? rng.uniform(-be, be) : rng.normal() * be);
     }
+    std::vector<T*> np;
+    for (Index e : neuron_) np.push_back(params.data() + layout.entry(e).offset);
+    visit_neuron<T>(cfg_, [&](auto neuron, const auto& ncfg) { decltype(neuron)::initialize(ncfg, np.data(), cfg_.size); });
   }
 
   /// W_rec as an H x H matrix (zero diagonal without self connections).
@@ -254,6 +262,8 @@ class SpikingLayer {
       using N = decltype(neuron);
       T* st[N::kStates];
       for (int k = 0; k < N::kStates; ++k) st[k] = state[size_t(k)].data();
+      const auto pv = neuron_values(layout, params);
+      const NeuronParams<T> np{pv.data(), nullptr, H};
       if constexpr (N::kSplitInput) {
         const bool rec = recurrent_ >= 0;
         if (rec) {
@@ -261,10 +271,10 @@ class SpikingLayer {
           if (history) project_rows<T>(*history, WrecT_, nullptr, r, true);
         }
         flags.resize(B, H);
-        N::forward(ncfg, a.data(), rec ? r.data() : nullptr, st, flags.data(), s.derived().data(), B * H);
+        N::forward(ncfg, a.data(), rec ? r.data() : nullptr, st, flags.data(), s.derived().data(), B * H, np);
       } else {
         if (history) project_rows<T>(*history, WrecT_, nullptr, a, true);
-        N::forward(ncfg, a.data(), st, s.derived().data(), B * H);
+        N::forward(ncfg, a.data(), st, s.derived().data(), B * H, np);
       }
     });
   }
@@ -305,6 +315,13 @@ class SpikingLayer {
   }
 
  private:
+  /// Pointers to the neuron's parameter values.
+  std::vector<const T*> neuron_values(const ParamLayout& layout, const Vector<T>& params) const {
+    std::vector<const T*> v;
+    for (Index e : neuron_) v.push_back(params.data() + layout.entry(e).offset);
+    return v;
+  }
+
   /// W_rec as the kernels read it: the parameter itself, or its expanded copy without self
   /// connections (prepare()).
   ConstMatrixMap<T> recurrent_view(const ParamLayout& layout, const Vector<T>& params) const {
@@ -344,6 +361,8 @@ class SpikingLayer {
     if (mixture) c.Y.resize(steps * Bc, H);
     const std::vector<Index> lags = mixture ? nonzero_lags(coeff, kc.skip_zero_lags) : std::vector<Index>{};
     const auto Wrec = recurrent_view(layout, params);
+    const auto pv = neuron_values(layout, params);
+    const NeuronParams<T> np{pv.data(), nullptr, H};
 
     // A single lag lambda (SRC, vanilla, ASRC in evaluation): steps t .. t+lambda-1 only
     // need spikes from before t, so their recurrent input is one product over
@@ -401,11 +420,11 @@ class SpikingLayer {
           T* v = c.V.data() + t * Bc * H;
           T* s = c.S.data() + t * Bc * H;
           if constexpr (split)
-            N::forward(ncfg, v, K > 0 ? rt : nullptr, st, c.F.data() + t * Bc * H, s, Bc * H);
+            N::forward(ncfg, v, K > 0 ? rt : nullptr, st, c.F.data() + t * Bc * H, s, Bc * H, np);
           else if constexpr (N::kFlags)
-            N::forward(ncfg, v, st, c.F.data() + t * Bc * H, s, Bc * H);
+            N::forward(ncfg, v, st, c.F.data() + t * Bc * H, s, Bc * H, np);
           else
-            N::forward(ncfg, v, st, s, Bc * H);
+            N::forward(ncfg, v, st, s, Bc * H, np);
           if (mixture) {
             auto Y = c.Y.middleRows(t * Bc, Bc);
             add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y, false);
@@ -425,6 +444,10 @@ class SpikingLayer {
     const Index H = cfg_.size, steps = x.rows() / Bc, K = lag_count();
     const auto W = view(params, layout.entry(weight_));
     const auto Wrec = recurrent_view(layout, params);
+    const auto pv = neuron_values(layout, params);
+    std::vector<T*> pg;  // the neuron's parameter gradients, straight into the chunk's gradient
+    for (Index e : neuron_) pg.push_back(grad.data() + layout.entry(e).offset);
+    const NeuronParams<T> np{pv.data(), pg.data(), H};
     // The neuron's backward carries (dL/dv_{t+1} for LIF) start at zero.
     T* st[N::kStates];
     for (int k = 0; k < N::kStates; ++k) {
@@ -489,11 +512,11 @@ class SpikingLayer {
         // dL/da_t (and dL/dr_t) from dL/ds_t (gS) and the neuron's carries, one fused pass.
         if constexpr (split)
           N::backward(ncfg, V.data(), c.F.data() + t * N_, S, gS.data(), K > 0 ? c.GR.data() + t * N_ : nullptr,
-                      st, gsum, N_);
+                      st, gsum, N_, np);
         else if constexpr (N::kFlags)
-          N::backward(ncfg, V.data(), c.F.data() + t * N_, S, gS.data(), st, gsum, N_);
+          N::backward(ncfg, V.data(), c.F.data() + t * N_, S, gS.data(), st, gsum, N_, np);
         else
-          N::backward(ncfg, V.data(), S, gS.data(), st, gsum, N_);
+          N::backward(ncfg, V.data(), S, gS.data(), st, gsum, N_, np);
         if (mixture) V = gy;  // the membrane cache is no longer needed: keep dL/dY_t there
       }
     }
@@ -699,7 +722,7 @@ class SpikingLayer {
   HiddenLayerConfig cfg_;
   Index weight_ = -1, bias_ = -1, recurrent_ = -1, skip_ = -1;
   bool own_skip_ = false;
-  std::vector<Index> extra_;
+  std::vector<Index> extra_, neuron_;
   Matrix<T> WT_, WrecT_, Wrec_;
   std::vector<Matrix<T>> extraWT_;
 };

@@ -15,9 +15,15 @@
 //                           and backward returns dL/da_t and dL/dr_t apart
 //   kFlags                  true: forward writes one value per neuron and step that
 //                           backward reads (masks), kept by the layer in its cache
-//   forward(...)            one step: drive in, membrane cache and spikes out
+//   declare(cfg, layout, prefix, H, entries)   its trained parameters, if any: each a
+//                           tensor in the layer's flat buffer with its own optimizer group
+//                           and range (LIF: "<layer>.decay" with learn_decay)
+//   initialize(cfg, p, H)   their initial values
+//   forward(...)            one step: drive in, membrane cache and spikes out; reads its
+//                           parameters from NeuronParams::p
 //   backward(...)           one step, in reverse time: dL/ds_t in, dL/d(drive) out;
-//                           adds dL/da_t into gsum when given (the bias gradient)
+//                           adds dL/da_t into gsum when given (the bias gradient) and its
+//                           parameters' gradients into NeuronParams::g
 //
 // The same forward step runs in training, evaluation and streaming, so a stream equals
 // the batch pass bitwise. docs/architecture.md walks through adding a neuron.

@@ -27,10 +27,14 @@
 //   parameters none (every constant is a setting)
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 #include "asrc/core/error.hpp"
+#include "asrc/core/parameters.hpp"
 #include "asrc/core/types.hpp"
+#include "asrc/neuron/lif.hpp"  // NeuronParams
 #include "asrc/neuron/surrogate.hpp"
 
 namespace asrc {
@@ -86,7 +90,12 @@ struct ZengNeuron {
   }
   /// In: io = c_t, r = r_t (nullptr: no recurrence), state = u_{t-1}, rc_{t-1}, I_{t-1}, b_t.
   /// Out: io = u_t, state advanced, flags and s for step t.
-  static void forward(const ZengConfig& cfg, T* io, const T* r, T* const* state, T* flags, T* s, Index n) {
+  /// No trained parameters (every constant is a setting).
+  static void declare(const ZengConfig&, ParamLayout&, const std::string&, Index, std::vector<Index>&) {}
+  static void initialize(const ZengConfig&, T* const*, Index) {}
+
+  static void forward(const ZengConfig& cfg, T* io, const T* r, T* const* state, T* flags, T* s, Index n,
+                      const NeuronParams<T>& = {}) {
     // The settings fixed per call become template arguments: the loops compile without
     // branches (compares and blends), so they vectorise.
     auto with = [&](auto clip, auto paper, auto smooth) {
@@ -110,7 +119,7 @@ struct ZengNeuron {
   /// step t+1 (zero at the last step). Out: g = dL/dc_t, gr = dL/dr_t (if given), state for
   /// step t, gsum (if given) += dL/dc_t.
   static void backward(const ZengConfig& cfg, const T* u, const T* flags, const T* s, T* g, T* gr,
-                       T* const* state, T* gsum, Index n) {
+                       T* const* state, T* gsum, Index n, const NeuronParams<T>& = {}) {
     (void)s;
     if (cfg.paper_form) {
       if (gr) backward_loop<true, true>(cfg, u, flags, g, gr, state, n);

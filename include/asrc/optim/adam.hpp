@@ -23,6 +23,7 @@
 // Python floats of torch are, and applied in T; the element-wise expressions keep
 // the evaluation order of torch's CPU kernels (addcmul: (s * a) * b, addcdiv:
 // (s * a) / b), so float64 results agree with torch to the last bit or two.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -159,6 +160,10 @@ class Adam {
         v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
         const T denom = std::sqrt(v[i]) / ck.sqrt_bc2 + eps;
         p[i] = p[i] + ck.neg_step_size * m[i] / denom;
+      }
+      if (e.bounded()) {  // the entry's range (ParamEntry::lo, hi), after the step
+        const T lo = static_cast<T>(e.lo), hi = static_cast<T>(e.hi);
+        for (Index i = begin; i < end; ++i) p[i] = std::min(std::max(p[i], lo), hi);
       }
     }
   }

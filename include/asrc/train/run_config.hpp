@@ -64,6 +64,7 @@ struct RunConfig {
   std::string sg = "triangle";
   bool hard_reset = false;
   bool detach_reset = false;
+  bool learn_decay = false;
   double tau_m = 1.0;                      ///< Zeng et al.: time constants, resistance, threshold
   double tau_syn = 0.0;
   double tau_adp = 1.0;
@@ -162,6 +163,7 @@ struct RunConfig {
     c.lif.threshold = threshold;
     c.lif.reset = hard_reset ? ResetMode::hard : ResetMode::soft;
     c.lif.detach_reset = detach_reset;
+    c.lif.learn_decay = learn_decay;
     c.lif.surrogate = parse_surrogate(sg);
     c.zeng.tau_m = tau_m;
     c.zeng.tau_syn = tau_syn;
@@ -298,6 +300,7 @@ inline const std::vector<FlagSpec>& run_flags() {
       text("sg", "triangle|exp|rectangle|gau", "LIF: surrogate gradient", &C::sg),
       boolean("hard-reset", "", "LIF: reset the membrane to 0 instead of subtracting theta", &C::hard_reset),
       boolean("detach-reset", "", "LIF: no gradient through the reset term", &C::detach_reset),
+      boolean("learn-decay", "", "LIF: a trained decay per neuron (BIP, PLIF), starting at --decay-para, kept in [0, 0.999], learning rate --lr-neuron", &C::learn_decay),
       real("tau-m", "X", "zeng: membrane time constant (steps)", &C::tau_m),
       real("tau-syn", "X", "zeng: synaptic current time constant (0: no synapse)", &C::tau_syn),
       real("tau-adp", "X", "zeng: adaptation current time constant", &C::tau_adp),
