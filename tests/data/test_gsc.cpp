@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "asrc/data/gsc.hpp"
+#include "../support/gsc_corpus.hpp"
 
 using asrc::GscDataset;
 using asrc::GscLabelSet;
@@ -27,42 +28,12 @@ using asrc::GscSplit;
 using asrc::Index;
 
 namespace {
+using asrc_test::copy_corpus;
+using asrc_test::error_of;
 
 namespace fs = std::filesystem;
 
-// Part of the repository (CC BY 4.0, see its ATTRIBUTION.md): a missing file is a failure.
-const std::string kRoot = ASRC_SOURCE_DIR "/tests/data/gsc_mini";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("asrc_test_gsc_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string str() const { return path.string(); }
-};
-
-/// Copy the lists and some word folders of the mini corpus into `dst`.
-void copy_corpus(const std::string& dst, const std::vector<std::string>& words) {
-  fs::create_directories(dst);
-  fs::copy_file(kRoot + "/testing_list.txt", dst + "/testing_list.txt");
-  fs::copy_file(kRoot + "/validation_list.txt", dst + "/validation_list.txt");
-  for (const auto& w : words) fs::copy(kRoot + "/" + w, dst + "/" + w, fs::copy_options::recursive);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
+const std::string& kRoot = asrc_test::kGscRoot;
 
 /// Expected 12-class label of a word folder, written out independently.
 int expected12(const std::string& word) {
@@ -180,7 +151,7 @@ TEST_CASE("GSC mini: 35-word label set") {
 }
 
 TEST_CASE("GSC: background noise files become silence samples in train only") {
-  TempDir tmp;
+  asrc_test::TempDir tmp("asrc_test_gsc_");
   const std::string root = tmp.str() + "/gsc";
   copy_corpus(root, {"yes", "bed", "go"});
   fs::create_directories(root + "/_background_noise_");
@@ -223,7 +194,7 @@ TEST_CASE("GSC: background noise files become silence samples in train only") {
 }
 
 TEST_CASE("GSC: feature cache reuse, corruption detection, atomic rewrite") {
-  TempDir tmp;
+  asrc_test::TempDir tmp("asrc_test_gsc_");
   GscOptions opt;
   opt.cache_dir = tmp.str() + "/cache";  // created on demand
   const GscDataset first(kRoot, GscSplit::validation, opt);
@@ -301,7 +272,7 @@ TEST_CASE("GSC: feature cache reuse, corruption detection, atomic rewrite") {
 }
 
 TEST_CASE("GSC: errors name the offending path") {
-  TempDir tmp;
+  asrc_test::TempDir tmp("asrc_test_gsc_");
   const std::string missing = tmp.str() + "/nope";
   const std::string m1 = error_of([&] { GscDataset d(missing, GscSplit::train); });
   CHECK(m1.rfind("GscDataset::GscDataset(): expected", 0) == 0);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "asrc/data/gsc.hpp"
+#include "../support/gsc_corpus.hpp"
 
 using asrc::GscDataset;
 using asrc::GscOptions;
@@ -22,39 +23,11 @@ using asrc::Index;
 using asrc::str_cat;
 
 namespace {
+using asrc_test::copy_corpus;
+using asrc_test::error_of;
 namespace fs = std::filesystem;
 
-const std::string kRoot = ASRC_SOURCE_DIR "/tests/data/gsc_mini";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("asrc_test_gsc_rows_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string str() const { return path.string(); }
-};
-
-void copy_corpus(const std::string& dst, const std::vector<std::string>& words) {
-  fs::create_directories(dst);
-  fs::copy_file(kRoot + "/testing_list.txt", dst + "/testing_list.txt");
-  fs::copy_file(kRoot + "/validation_list.txt", dst + "/validation_list.txt");
-  for (const auto& w : words) fs::copy(kRoot + "/" + w, dst + "/" + w, fs::copy_options::recursive);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
+const std::string& kRoot = asrc_test::kGscRoot;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
@@ -73,7 +46,7 @@ void check_rows(const GscDataset& whole, const GscDataset& part, const std::vect
 }  // namespace
 
 TEST_CASE("GSC rows: chosen samples equal the same samples of a whole read") {
-  TempDir tmp;
+  asrc_test::TempDir tmp("asrc_test_gsc_rows_");
   const std::string root = tmp.str() + "/corpus";
   copy_corpus(root, {"yes", "no", "up"});
   GscOptions o;
@@ -104,7 +77,7 @@ TEST_CASE("GSC rows: chosen samples equal the same samples of a whole read") {
 }
 
 TEST_CASE("GSC rows: a damaged clip outside the selection is not read") {
-  TempDir tmp;
+  asrc_test::TempDir tmp("asrc_test_gsc_rows_");
   const std::string root = tmp.str() + "/corpus";
   copy_corpus(root, {"yes", "no"});
   GscOptions o;
@@ -138,7 +111,7 @@ TEST_CASE("GSC rows: rows past the end and unordered rows are refused") {
 }
 
 TEST_CASE("GSC rows: each selection has its own cache file, reused by the same selection") {
-  TempDir tmp;
+  asrc_test::TempDir tmp("asrc_test_gsc_rows_");
   const std::string root = tmp.str() + "/corpus";
   copy_corpus(root, {"up"});
   GscOptions o;

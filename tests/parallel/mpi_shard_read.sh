@@ -48,8 +48,7 @@ write_set() {
       }
     }' "$1" "$gz" "$2" "$3" "$4" "$5" || { echo "FAIL: writing $1"; exit 1; }
 }
-# rank_chunks(N, r, P) of communicator.hpp: "first last"
-shard() { local n=$1 r=$2 p=$3 q=$(($1 / $3)) m=$(($1 % $3)); local a=$((r * q + (r < m ? r : m))); echo "$a $((a + q + (r < m ? 1 : 0)))"; }
+. "$(dirname "$0")/shard_common.sh"
 
 args=(--preset "$task-src" --task "$task" --layers 12,12 --epochs 2 --batch-size 16 --chunk-size 4 --threads 1
       --limit-train $ltrain --limit-test $ltest --valid-split $valid --results-dir "$dir/run" --dataset-dir "$dir/data")
@@ -60,21 +59,7 @@ mv "$dir/run" "$dir/one"
 mv "$dir/data" "$dir/whole"
 
 # The damaged copies; the control: a whole read of rank 1's copy is refused.
-mpmd=()
-for ((r = 0; r < np; r++)); do
-  d="$dir/data_r$r"
-  [ $r -eq 0 ] && d="$dir/data"
-  mkdir -p "$d"
-  if [ "$valid" -gt 0 ]; then
-    write_set "$d" 0 $ltrain 0 $ltest
-  else
-    write_set "$d" $(shard $ltrain $r $np) $(shard $ltest $r $np)
-  fi
-  [ $r -gt 0 ] && mpmd+=(:)
-  mpmd+=(-np 1 "$train" "${args[@]:0:${#args[@]}-1}" "$d")
-  [ "$valid" -gt 0 ] && echo "rank $r of $np: rows past the limits damaged in $d" ||
-  echo "rank $r of $np: training rows [$(shard $ltrain $r $np | tr ' ' ,)) and test rows [$(shard $ltest $r $np | tr ' ' ,)) intact in $d"
-done
+rank_copies
 ctl=$("$train" "${args[@]:0:${#args[@]}-1}" "$dir/data_r1" --results-dir "$dir/control" 2>&1)
 grep -q "labels in 0..9 in file '$dir/data_r1/train-labels-idx1-ubyte" <<<"$ctl" ||
   { echo "$ctl"; echo "FAIL: control: one process reading the whole of rank 1's copy was not refused"; exit 1; }
@@ -94,10 +79,4 @@ if [ "$valid" -gt 0 ]; then
   grep -q "valid: S-MNIST validation split\|valid: PS-MNIST validation split" <<<"$out" &&
     grep -q "shard 0\.\..* of $valid on rank 0" <<<"$out" || { echo "FAIL: rank 0 does not describe its validation shard"; exit 1; }
 fi
-strip() { cut -d, -f1-13,16- "$1"; }  # without seconds and samples_per_s
-if ! diff <(strip "$dir/one/log.csv") <(strip "$dir/run/log.csv"); then
-  echo "FAIL: log.csv of $np ranks differs from one process"; exit 1
-fi
-cmp "$dir/one/last.ckpt" "$dir/run/last.ckpt" || { echo "FAIL: last.ckpt of $np ranks differs from one process"; exit 1; }
-echo "log.csv ($(($(wc -l < "$dir/run/log.csv") - 1)) epochs) and last.ckpt ($(wc -c < "$dir/run/last.ckpt") bytes) equal one process"
-echo PASS
+compare_with_one_process

@@ -19,8 +19,7 @@ rm -rf "$dir"
 mkdir -p "$dir"
 ltrain=61 ltest=25  # --limit-train/--limit-test: shards of the first rows
 
-# rank_chunks(N, r, P) of communicator.hpp: "first last"
-shard() { local n=$1 r=$2 p=$3 q=$(($1 / $3)) m=$(($1 % $3)); local a=$((r * q + (r < m ? r : m))); echo "$a $((a + q + (r < m ? 1 : 0)))"; }
+. "$(dirname "$0")/shard_common.sh"
 
 # GSC: the clips of a split's list in its order (word folders, then files, sorted bytewise;
 # gsc_mini has no _background_noise_).
@@ -61,20 +60,7 @@ write_set "$dir/data" 0 100000 0 100000
 mv "$dir/run" "$dir/one"
 mv "$dir/data" "$dir/whole"
 
-mpmd=()
-for ((r = 0; r < np; r++)); do
-  d="$dir/data_r$r"
-  [ $r -eq 0 ] && d="$dir/data"
-  if [ "$valid" -gt 0 ]; then
-    write_set "$d" 0 $ltrain 0 $ltest
-  else
-    write_set "$d" $(shard $ltrain $r $np) $(shard $ltest $r $np)
-  fi
-  [ $r -gt 0 ] && mpmd+=(:)
-  mpmd+=(-np 1 "$train" "${args[@]:0:${#args[@]}-1}" "$d")
-  [ "$valid" -gt 0 ] && echo "rank $r of $np: rows past the limits damaged in $d" ||
-  echo "rank $r of $np: training rows [$(shard $ltrain $r $np | tr ' ' ,)) and test rows [$(shard $ltest $r $np | tr ' ' ,)) intact in $d"
-done
+rank_copies
 # The control: one process reading the whole of rank 1's copy is refused. With VALID, whose
 # copies are damaged only past the limits, without them (a limited SHD read stops there).
 nolimit=()
@@ -102,10 +88,4 @@ fi
 grep -q "$want" <<<"$out" || { echo "FAIL: rank 0 does not describe its shards ($want)"; exit 1; }
 grep -q "^data: " <<<"$out" && ! diff <(grep "^data: " "$dir/one.out") <(grep "^data: " <<<"$out") &&
   { echo "FAIL: the data notes (dropped spikes, silence samples) differ from one process"; exit 1; }
-strip() { cut -d, -f1-13,16- "$1"; }  # without seconds and samples_per_s
-if ! diff <(strip "$dir/one/log.csv") <(strip "$dir/run/log.csv"); then
-  echo "FAIL: log.csv of $np ranks differs from one process"; exit 1
-fi
-cmp "$dir/one/last.ckpt" "$dir/run/last.ckpt" || { echo "FAIL: last.ckpt of $np ranks differs from one process"; exit 1; }
-echo "log.csv ($(($(wc -l < "$dir/run/log.csv") - 1)) epochs) and last.ckpt ($(wc -c < "$dir/run/last.ckpt") bytes) equal one process"
-echo PASS
+compare_with_one_process

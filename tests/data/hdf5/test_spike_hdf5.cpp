@@ -19,27 +19,14 @@
 
 #include "asrc/core/random.hpp"
 #include "asrc/data/spike_hdf5.hpp"
+#include "../../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace asrc;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with its contents.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    dir = fs::temp_directory_path() /
-          ("asrc_spike_hdf5_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
+using asrc_test::TempDir;
 
 using Rows = std::vector<std::vector<double>>;
 using URows = std::vector<std::vector<std::uint32_t>>;
@@ -275,7 +262,7 @@ TEST_CASE("spike_bin_edges reproduces numpy.linspace(0, 1.4, 250) bit for bit") 
 }
 
 TEST_CASE("the writer produces the published layout and float16 converts exactly") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   const std::string p = tmp.file("half.h5");
   write_hand_file(p, SpikeTimeType::float16);
   auto tt = element_type(p, "spikes/times", true);
@@ -366,7 +353,7 @@ TEST_CASE("the reader's own half decoding equals HDF5's conversion for all 65536
 }
 
 TEST_CASE("binning of the hand-built file for float16, float32 and float64 times") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   struct Case {
     SpikeTimeType type;
     const char* name;
@@ -405,7 +392,7 @@ TEST_CASE("binning of the hand-built file for float16, float32 and float64 times
 }
 
 TEST_CASE("a half type the reader does not decode itself goes through HDF5's conversion") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   const std::string p = tmp.file("half_be.h5");
   write_hand_file(p, SpikeTimeType::float16);
   // Same values as the hand file (none of them a rounding tie).
@@ -421,7 +408,7 @@ TEST_CASE("a half type the reader does not decode itself goes through HDF5's con
 }
 
 TEST_CASE("clamp policy puts spikes past 1.4 s into the last step") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   const std::string p = tmp.file("clamp.h5");
   write_hand_file(p, SpikeTimeType::float16);
   SpikeHdf5Options o;
@@ -440,7 +427,7 @@ TEST_CASE("clamp policy puts spikes past 1.4 s into the last step") {
 }
 
 TEST_CASE("spikes exactly on step edges (float64 times)") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   const std::string p = tmp.file("edges.h5");
   const double h = 1.4 / 249;  // numpy's step
   const Rows times = {{
@@ -462,7 +449,7 @@ TEST_CASE("spikes exactly on step edges (float64 times)") {
 }
 
 TEST_CASE("large counts, other groupings, limit and label types") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   // 300 spikes of unit 7 at t = 0.25 (edge 44 = 0.24739 <= t < edge 45 =
   // 0.25301 -> step 45, channel 1) plus 3 of unit 8 (same channel) -> 303; the
   // count needs several 16-bit tokens.
@@ -536,7 +523,7 @@ TEST_CASE("large counts, other groupings, limit and label types") {
 }
 
 TEST_CASE("random files: dense expansion matches a direct binning") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   Rng rng(11);
   Rows times;
   URows units;
@@ -572,7 +559,7 @@ TEST_CASE("random files: dense expansion matches a direct binning") {
 }
 
 TEST_CASE("malformed files raise std::invalid_argument naming the file and dataset") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   const Rows times = {{0.1, 0.2}, {0.3}};
   const URows units = {{1, 2}, {3}};
   const Labels labels = {1, 2};
@@ -704,7 +691,7 @@ TEST_CASE("malformed files raise std::invalid_argument naming the file and datas
 }
 
 TEST_CASE("memory: bytes per spike stays small") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   Rng rng(3);
   Rows times;
   URows units;
@@ -732,7 +719,7 @@ TEST_CASE("memory: bytes per spike stays small") {
 // Opt in with --no-skip: writes a ~130 MB SSC-sized file (5000 samples,
 // 3000..9000 spikes each, float16 times, uint16 units) and times the reader.
 TEST_CASE("throughput on an SSC-like file" * doctest::skip()) {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   Rng rng(5);
   Rows times;
   URows units;
@@ -777,7 +764,7 @@ TEST_CASE("throughput on an SSC-like file" * doctest::skip()) {
 // different valid file it is. Flips in HDF5's own metadata are left to the fuzz target
 // (fuzz/README.md): libhdf5 1.10 itself crashes on some of them.
 TEST_CASE("truncated files and flipped values are refused or read as valid, never crash") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   const Rows times_a = {{0.1, 0.2, 0.3, 1.0}, {0.5}, {0.25, 0.75}};
   const URows units_a = {{1, 2, 3, 600}, {42}, {0, 699}};
   const Rows times_b = {{0.15, 0.35, 0.55, 1.25}, {0.65}, {0.05, 1.35}};
@@ -862,7 +849,7 @@ TEST_CASE("check_in_child: files that crash or hang libhdf5 are refused, naming 
   const std::string m2 = error_of([&] { SpikeDataset ds(hang, o); });
   CHECK(contains(m2, hang));
   CHECK(contains(m2, "did not finish within 3 s"));
-  TempDir tmp;
+  TempDir tmp("asrc_spike_hdf5_");
   const std::string good = tmp.file("good.h5");
   write_spike_hdf5(good, Rows{{0.1, 0.2}, {0.3}}, URows{{1, 2}, {3}}, Labels{1, 2});
   SpikeDataset ds(good, o);

@@ -14,26 +14,14 @@
 
 #include "asrc/core/random.hpp"
 #include "asrc/data/spike_hdf5.hpp"
+#include "../../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace asrc;
 
 namespace {
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    dir = fs::temp_directory_path() /
-          ("asrc_spike_rows_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
+using asrc_test::TempDir;
 
 using Rows = std::vector<std::vector<double>>;
 using URows = std::vector<std::vector<std::uint32_t>>;
@@ -86,7 +74,7 @@ void check_rows(const SpikeDataset& whole, const SpikeDataset& part, const std::
 }  // namespace
 
 TEST_CASE("row selections equal the same rows of a whole read") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_rows_");
   const int n = 41;
   for (SpikeTimeType tt : {SpikeTimeType::float16, SpikeTimeType::float32}) {
     const std::string p = tmp.file("rows.h5");
@@ -131,7 +119,7 @@ TEST_CASE("row selections equal the same rows of a whole read") {
 }
 
 TEST_CASE("row selections: empty, past the end, unordered") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_rows_");
   const std::string p = tmp.file("edge.h5");
   random_file(p, 10, 3, SpikeTimeType::float16);
   SpikeHdf5Options o = SpikeHdf5Options::shd();
@@ -172,7 +160,7 @@ TEST_CASE("row selections: empty, past the end, unordered") {
 }
 
 TEST_CASE("rows outside the selection are not looked at; errors inside it name the file row") {
-  TempDir tmp;
+  TempDir tmp("asrc_spike_rows_");
   // Rows 3 and 6 are damaged: a label out of range and a unit out of range.
   const Rows times = {{0.1}, {0.2}, {0.3}, {0.4}, {0.5}, {0.6}, {0.7}, {0.8}};
   const URows units = {{1}, {2}, {3}, {4}, {5}, {6}, {9999}, {8}};
