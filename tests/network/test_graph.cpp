@@ -35,9 +35,7 @@ GradientCheckResult graph_check(NetworkConfig cfg, double dropout) {
   const double tau = 0.8;
   net.set_tau(tau);
   Vector<double> p = net.params().template cast<double>();
-  for (const auto& e : net.layout().entries())
-    if (e.group == ParamGroup::skip)
-      for (Index j = 0; j < e.size(); ++j) p[e.offset + j] = 0.3 * std::sin(1.7 * double(j) + double(e.offset));
+  vary_skip_logits(p, net.layout());
   net.params() = p.cast<T>();
   p = net.params().template cast<double>();
   const Index steps = 8, batch = 3;
@@ -98,22 +96,7 @@ TEST_CASE("graph: a stream equals the batch pass bitwise; 1 thread equals 2") {
     cfg.hidden = {16, 12, 14, 10};
     const Index steps = 40, B = 5;
     const Matrix<float> x = random_input<float>(steps, B, cfg.input_size, 8, 0.0, 3.0);
-    Network<float> net(cfg);
-    net.set_training(false);
-    const Matrix<float> batch = net.forward(x, B);
-    CHECK(net.spike_rates()[3] > 0.01);
-    auto st = net.make_stream(B);
-    for (Index t = 0; t < steps; ++t) net.stream_step(st, x.middleRows(t * B, B));
-    CHECK(net.stream_logits(st) == batch);
-
-    const std::vector<int> labels = {0, 1, 2, 0, 1};
-    Vector<float> g1, g2;
-    cfg.threads = 1;
-    Network<float> one(cfg);
-    cfg.threads = 2;
-    Network<float> two(cfg);
-    CHECK(one.forward_backward(x, B, labels, g1) == two.forward_backward(x, B, labels, g2));
-    CHECK(g1 == g2);
+    check_stream_and_threads(cfg, x, B, {0, 1, 2, 0, 1}, 3);
   }
 }
 

@@ -37,9 +37,8 @@ GradientCheckResult decay_check(NetworkConfig cfg) {
   for (const auto& e : net.layout().entries()) {
     if (e.name.find(".decay") != std::string::npos)  // different decays, away from the bounds
       for (Index j = 0; j < e.size(); ++j) p[e.offset + j] = 0.3 + 0.5 * (0.5 + 0.5 * std::sin(2.1 * double(j + e.offset)));
-    if (e.group == ParamGroup::skip)
-      for (Index j = 0; j < e.size(); ++j) p[e.offset + j] = 0.3 * std::sin(1.7 * double(j) + double(e.offset));
   }
+  vary_skip_logits(p, net.layout());
   net.params() = p.cast<T>();
   p = net.params().template cast<double>();
   const Index steps = 9, batch = 3;

@@ -176,8 +176,6 @@ GradientCheckResult zeng_gradient_check(const ZCase& zc, std::vector<Index> hidd
   net.set_tau(tau);
   Vector<double> p = net.params().template cast<double>();
   for (const auto& e : net.layout().entries()) {
-    if (e.group == ParamGroup::skip)  // non-uniform lag logits
-      for (Index j = 0; j < e.size(); ++j) p[e.offset + j] = 0.3 * std::sin(1.7 * double(j) + double(e.offset));
     if (e.name.find("recurrent") != std::string::npos)
       for (Index j = 0; j < e.size(); ++j) p[e.offset + j] *= 2.0;  // a recurrence that matters
     // Layers above the first see spikes of at most gamma = 0.3 (smooth): stronger weights
@@ -185,6 +183,7 @@ GradientCheckResult zeng_gradient_check(const ZCase& zc, std::vector<Index> hidd
     if (e.name.rfind("hidden0.", 0) != 0 && e.name.find(".weight") != std::string::npos)
       for (Index j = 0; j < e.size(); ++j) p[e.offset + j] *= 4.0;
   }
+  vary_skip_logits(p, net.layout());
   net.params() = p.cast<T>();
   p = net.params().template cast<double>();
   const Index steps = 10, batch = 3;
@@ -272,26 +271,7 @@ TEST_CASE("Zeng neuron: a stream equals the batch pass bitwise; 1 thread equals 
     cfg.seed = 3;
     const Index steps = 30, B = 5;
     const Matrix<float> x = random_input<float>(steps, B, cfg.input_size, 9, 0.0, 1.5);
-    Network<float> net(cfg);
-    net.set_training(false);
-    const Matrix<float> batch = net.forward(x, B);
-    CHECK(net.spike_rates()[0] > 0.01);
-    auto st = net.make_stream(B);
-    for (Index t = 0; t < steps; ++t) net.stream_step(st, x.middleRows(t * B, B));
-    CHECK(net.stream_logits(st) == batch);
-
-    net.set_training(true);
-    const std::vector<int> labels = {0, 1, 2, 3, 0};
-    Vector<float> g1, g2;
-    cfg.threads = 1;
-    Network<float> one(cfg);
-    cfg.threads = 2;
-    Network<float> two(cfg);
-    const double l1 = one.forward_backward(x, B, labels, g1);
-    const double l2 = two.forward_backward(x, B, labels, g2);
-    CHECK(l1 == l2);
-    CHECK(g1 == g2);
-    CHECK(g1.norm() > 0);
+    check_stream_and_threads(cfg, x, B, {0, 1, 2, 3, 0}, 0);
   }
 }
 

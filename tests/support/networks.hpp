@@ -39,4 +39,36 @@ double forward_loss(Network<T>& net, const Matrix<T>& x, Index batch,
   return softmax_cross_entropy(logits, labels.data(), batch, nullptr) / double(batch);
 }
 
+/// Non-uniform ASRC lag logits in `p` (layout `layout`), so that the softmax backward is
+/// checked away from its symmetric point.
+inline void vary_skip_logits(Vector<double>& p, const ParamLayout& layout) {
+  for (const auto& e : layout.entries())
+    if (e.group == ParamGroup::skip)
+      for (Index j = 0; j < e.size(); ++j) p[e.offset + j] = 0.3 * std::sin(1.7 * double(j) + double(e.offset));
+}
+
+/// A network of `cfg` on x (B sequences): in evaluation a stream equals the batch pass
+/// bitwise (with layer `active` firing), in training 1 thread equals 2 threads bitwise
+/// (loss and a non-zero gradient).
+inline void check_stream_and_threads(NetworkConfig cfg, const Matrix<float>& x, Index B,
+                                     const std::vector<int>& labels, size_t active) {
+  const Index steps = x.rows() / B;
+  Network<float> net(cfg);
+  net.set_training(false);
+  const Matrix<float> batch = net.forward(x, B);
+  CHECK(net.spike_rates()[active] > 0.01);
+  auto st = net.make_stream(B);
+  for (Index t = 0; t < steps; ++t) net.stream_step(st, x.middleRows(t * B, B));
+  CHECK(net.stream_logits(st) == batch);
+
+  Vector<float> g1, g2;
+  cfg.threads = 1;
+  Network<float> one(cfg);
+  cfg.threads = 2;
+  Network<float> two(cfg);
+  CHECK(one.forward_backward(x, B, labels, g1) == two.forward_backward(x, B, labels, g2));
+  CHECK(g1 == g2);
+  CHECK(g1.norm() > 0);
+}
+
 }  // namespace asrc_test

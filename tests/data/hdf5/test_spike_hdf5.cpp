@@ -19,6 +19,7 @@
 
 #include "asrc/core/random.hpp"
 #include "asrc/data/spike_hdf5.hpp"
+#include "../../support/refusal.hpp"
 #include "../../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -70,19 +71,8 @@ void check_sample(const SpikeDataset& ds, Index i, const std::vector<Cell>& nonz
   for (const Cell& e : events) CHECK(want[static_cast<std::size_t>(e.step * F + e.channel)] == e.count);
 }
 
-// Runs f and returns the std::invalid_argument message (fails if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected std::invalid_argument");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using asrc_test::contains;
+using asrc_test::refusal_of;
 
 // The hand-built file used by several tests (times given in double, rounded
 // to the on-disk type by the writer).
@@ -566,14 +556,14 @@ TEST_CASE("malformed files raise std::invalid_argument naming the file and datas
 
   SUBCASE("missing file") {
     const std::string p = tmp.file("nope.h5");
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "nope.h5"));
     CHECK(contains(m, "SpikeDataset::SpikeDataset(): expected"));
   }
   SUBCASE("not an HDF5 file") {
     const std::string p = tmp.file("text.h5");
     std::ofstream(p) << "this is not HDF5\n";
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "text.h5"));
     CHECK(contains(m, "HDF5"));
   }
@@ -581,7 +571,7 @@ TEST_CASE("malformed files raise std::invalid_argument naming the file and datas
     const std::string p = tmp.file("no_units.h5");
     write_spike_hdf5(p, times, units, labels);
     delete_link(p, "spikes/units");
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "spikes/units"));
     CHECK(contains(m, "no_units.h5"));
   }
@@ -589,7 +579,7 @@ TEST_CASE("malformed files raise std::invalid_argument naming the file and datas
     const std::string p = tmp.file("no_spikes.h5");
     write_spike_hdf5(p, times, units, labels);
     delete_link(p, "spikes");
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "spikes/times"));
     CHECK(contains(m, "no_spikes.h5"));
   }
@@ -597,31 +587,31 @@ TEST_CASE("malformed files raise std::invalid_argument naming the file and datas
     const std::string p = tmp.file("no_labels.h5");
     write_spike_hdf5(p, times, units, labels);
     delete_link(p, "labels");
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "'labels'"));
   }
   SUBCASE("mismatched row counts") {
     const std::string p = tmp.file("rows.h5");
     write_spike_hdf5(p, times, URows{{1, 2}}, labels);
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "same number of rows"));
     CHECK(contains(m, "2, 1 and 2"));
     CHECK(contains(m, "rows.h5"));
     const std::string q = tmp.file("rows2.h5");
     write_spike_hdf5(q, times, units, Labels{1, 2, 3});
-    CHECK(contains(error_of([&] { SpikeDataset ds(q); }), "2, 2 and 3"));
+    CHECK(contains(refusal_of([&] { SpikeDataset ds(q); }), "2, 2 and 3"));
   }
   SUBCASE("row of times and units of different length") {
     const std::string p = tmp.file("len.h5");
     write_spike_hdf5(p, times, URows{{1, 2}, {3, 4}}, labels);
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "row 1"));
     CHECK(contains(m, "1 times and 2 units"));
   }
   SUBCASE("unit 700") {
     const std::string p = tmp.file("unit.h5");
     write_spike_hdf5(p, times, URows{{1, 2}, {700}}, labels);
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "spikes/units"));
     CHECK(contains(m, "unit.h5"));
     CHECK(contains(m, "got 700"));
@@ -631,22 +621,22 @@ TEST_CASE("malformed files raise std::invalid_argument naming the file and datas
     o.n_bins = 1;
     const std::string q = tmp.file("unit2.h5");
     write_spike_hdf5(q, times, units, labels);
-    CHECK(contains(error_of([&] { SpikeDataset ds(q, o); }), "got 2"));
+    CHECK(contains(refusal_of([&] { SpikeDataset ds(q, o); }), "got 2"));
   }
   SUBCASE("label out of range") {
     const std::string p = tmp.file("label.h5");
     write_spike_hdf5(p, times, units, Labels{1, 35});
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "'labels'"));
     CHECK(contains(m, "label.h5"));
     CHECK(contains(m, "got 35"));
     // 19 is fine for SHD, 20 is not.
     write_spike_hdf5(p, times, units, Labels{19, 20});
-    CHECK(contains(error_of([&] { SpikeDataset ds(p, SpikeHdf5Options::shd()); }), "got 20"));
+    CHECK(contains(refusal_of([&] { SpikeDataset ds(p, SpikeHdf5Options::shd()); }), "got 20"));
     // Negative labels of a signed type.
     write_spike_hdf5(p, times, units, Labels{-1, 0}, SpikeTimeType::float16, SpikeUnitType::uint16,
                      SpikeLabelType::int32);
-    CHECK(contains(error_of([&] { SpikeDataset ds(p); }), "got -1"));
+    CHECK(contains(refusal_of([&] { SpikeDataset ds(p); }), "got -1"));
   }
   SUBCASE("negative, NaN and infinite times") {
     const std::string p = tmp.file("time.h5");
@@ -654,7 +644,7 @@ TEST_CASE("malformed files raise std::invalid_argument naming the file and datas
                        std::numeric_limits<double>::infinity()}) {
       CAPTURE(bad);
       write_spike_hdf5(p, Rows{{0.1, bad}, {0.3}}, units, labels, SpikeTimeType::float32);
-      const std::string m = error_of([&] { SpikeDataset ds(p); });
+      const std::string m = refusal_of([&] { SpikeDataset ds(p); });
       CHECK(contains(m, "spikes/times"));
       CHECK(contains(m, "time.h5"));
       CHECK(contains(m, "row 0, spike 1"));
@@ -664,7 +654,7 @@ TEST_CASE("malformed files raise std::invalid_argument naming the file and datas
     const std::string p = tmp.file("flabels.h5");
     write_spike_hdf5(p, times, units, labels);
     make_labels_float(p, 2);
-    const std::string m = error_of([&] { SpikeDataset ds(p); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p); });
     CHECK(contains(m, "integer labels"));
     CHECK(contains(m, "got floats"));
   }
@@ -673,19 +663,19 @@ TEST_CASE("malformed files raise std::invalid_argument naming the file and datas
     write_spike_hdf5(p, times, units, labels);
     SpikeHdf5Options o;
     o.n_bins = 3;  // 700 is not a multiple of 3
-    CHECK(contains(error_of([&] { SpikeDataset ds(p, o); }), "n_bins"));
+    CHECK(contains(refusal_of([&] { SpikeDataset ds(p, o); }), "n_bins"));
     o = SpikeHdf5Options{};
     o.limit = -1;
-    CHECK(contains(error_of([&] { SpikeDataset ds(p, o); }), "limit"));
+    CHECK(contains(refusal_of([&] { SpikeDataset ds(p, o); }), "limit"));
     SpikeDataset ds(p);
-    CHECK(contains(error_of([&] { ds.label(2); }), "SpikeDataset::label(): expected"));
+    CHECK(contains(refusal_of([&] { ds.label(2); }), "SpikeDataset::label(): expected"));
   }
   SUBCASE("writer refuses values its types cannot hold") {
     const std::string p = tmp.file("w.h5");
-    CHECK(contains(error_of([&] { write_spike_hdf5(p, times, URows{{70000, 1}, {1}}, labels); }),
+    CHECK(contains(refusal_of([&] { write_spike_hdf5(p, times, URows{{70000, 1}, {1}}, labels); }),
                    "70000"));
-    CHECK(contains(error_of([&] { write_spike_hdf5(p, times, units, Labels{-1, 0}); }), "-1"));
-    CHECK(contains(error_of([&] { write_spike_hdf5(tmp.file("no/such/dir.h5"), times, units, labels); }),
+    CHECK(contains(refusal_of([&] { write_spike_hdf5(p, times, units, Labels{-1, 0}); }), "-1"));
+    CHECK(contains(refusal_of([&] { write_spike_hdf5(tmp.file("no/such/dir.h5"), times, units, labels); }),
                    "dir.h5"));
   }
 }
@@ -842,11 +832,11 @@ TEST_CASE("check_in_child: files that crash or hang libhdf5 are refused, naming 
   o.check_in_child_s = 3;
   const std::string known = std::string(ASRC_SOURCE_DIR) + "/fuzz/known/fuzz_hdf5/";
   const std::string segv = known + "segv-in-H5HG_read.h5", hang = known + "hang-in-H5HG__protect.h5";
-  const std::string m1 = error_of([&] { SpikeDataset ds(segv, o); });
+  const std::string m1 = refusal_of([&] { SpikeDataset ds(segv, o); });
   CHECK(contains(m1, segv));
   CHECK(contains(m1, "a damaged file: reading it"));  // a signal, or ASan's exit status
   CHECK(contains(m1, "inside libhdf5"));
-  const std::string m2 = error_of([&] { SpikeDataset ds(hang, o); });
+  const std::string m2 = refusal_of([&] { SpikeDataset ds(hang, o); });
   CHECK(contains(m2, hang));
   CHECK(contains(m2, "did not finish within 3 s"));
   TempDir tmp("asrc_spike_hdf5_");
@@ -855,7 +845,7 @@ TEST_CASE("check_in_child: files that crash or hang libhdf5 are refused, naming 
   SpikeDataset ds(good, o);
   CHECK(ds.size() == 2);
   // An ordinary refusal keeps its own message (the child's read is only a probe).
-  const std::string m3 = error_of([&] { SpikeDataset bad(tmp.file("missing.h5"), o); });
+  const std::string m3 = refusal_of([&] { SpikeDataset bad(tmp.file("missing.h5"), o); });
   CHECK(contains(m3, "missing.h5"));
   CHECK_FALSE(contains(m3, "damaged"));
 }

@@ -14,6 +14,7 @@
 
 #include "asrc/core/random.hpp"
 #include "asrc/data/spike_hdf5.hpp"
+#include "../../support/refusal.hpp"
 #include "../../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -27,18 +28,8 @@ using Rows = std::vector<std::vector<double>>;
 using URows = std::vector<std::vector<std::uint32_t>>;
 using Labels = std::vector<std::int64_t>;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected std::invalid_argument");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using asrc_test::contains;
+using asrc_test::refusal_of;
 
 // n rows of random spikes (some past 1.4 s, some rows empty), SHD labels.
 void random_file(const std::string& path, int n, std::uint64_t seed, SpikeTimeType tt) {
@@ -130,15 +121,15 @@ TEST_CASE("row selections: empty, past the end, unordered") {
     CHECK(ds.size() == 0);
     CHECK(ds.rows_in_file() == 10);
     CHECK(ds.spikes_read() == 0);
-    const std::string m = error_of([&] { SpikeDataset bad(tmp.file("missing.h5"), o); });
+    const std::string m = refusal_of([&] { SpikeDataset bad(tmp.file("missing.h5"), o); });
     CHECK(contains(m, "missing.h5"));
-    CHECK(error_of([&] { SpikeHdf5Options::row_range(5, 4); }) ==
+    CHECK(refusal_of([&] { SpikeHdf5Options::row_range(5, 4); }) ==
           "SpikeHdf5Options::row_range(): expected 0 <= first <= last, got [5, 4)");
     CHECK(SpikeHdf5Options::row_range(4, 4).empty());
   }
   SUBCASE("rows past the end are refused, naming the file and the row") {
     o.rows = SpikeHdf5Options::row_range(8, 11);
-    const std::string m = error_of([&] { SpikeDataset ds(p, o); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p, o); });
     CHECK(contains(m, "SpikeDataset::SpikeDataset(): expected strictly increasing rows below the 10 rows"));
     CHECK(contains(m, "'labels', 'spikes/times' and 'spikes/units' in file '" + p + "'"));
     CHECK(contains(m, "got row 10 at position 2"));
@@ -146,14 +137,14 @@ TEST_CASE("row selections: empty, past the end, unordered") {
   SUBCASE("rows past a limit are refused") {
     o.limit = 4;
     o.rows = std::vector<Index>{1, 4};
-    const std::string m = error_of([&] { SpikeDataset ds(p, o); });
+    const std::string m = refusal_of([&] { SpikeDataset ds(p, o); });
     CHECK(contains(m, "below the 4 rows kept by limit 4 of datasets"));
     CHECK(contains(m, "got row 4 at position 1"));
   }
   SUBCASE("unordered, repeated and negative rows are refused") {
     for (const std::vector<Index>& rows : {std::vector<Index>{3, 2}, std::vector<Index>{2, 2}, std::vector<Index>{-1}}) {
       o.rows = rows;
-      const std::string m = error_of([&] { SpikeDataset ds(p, o); });
+      const std::string m = refusal_of([&] { SpikeDataset ds(p, o); });
       CHECK(contains(m, "strictly increasing rows below the 10 rows"));
     }
   }
@@ -168,7 +159,7 @@ TEST_CASE("rows outside the selection are not looked at; errors inside it name t
   const std::string p = tmp.file("damaged.h5");
   write_spike_hdf5(p, times, units, labels, SpikeTimeType::float32, SpikeUnitType::uint16);
   SpikeHdf5Options o = SpikeHdf5Options::shd();
-  CHECK(contains(error_of([&] { SpikeDataset ds(p, o); }), "labels in [0, 20) in dataset 'labels'"));
+  CHECK(contains(refusal_of([&] { SpikeDataset ds(p, o); }), "labels in [0, 20) in dataset 'labels'"));
 
   o.rows = std::vector<Index>{0, 1, 2, 4, 5, 7};
   const SpikeDataset ds(p, o);
@@ -177,11 +168,11 @@ TEST_CASE("rows outside the selection are not looked at; errors inside it name t
   CHECK(ds.label(5) == 7);
 
   o.rows = std::vector<Index>{0, 3};
-  std::string m = error_of([&] { SpikeDataset bad(p, o); });
+  std::string m = refusal_of([&] { SpikeDataset bad(p, o); });
   CHECK(contains(m, "labels in [0, 20) in dataset 'labels' of file '" + p + "' (row 3)"));
   CHECK(contains(m, "got 77"));
   o.rows = std::vector<Index>{5, 6};
-  m = error_of([&] { SpikeDataset bad(p, o); });
+  m = refusal_of([&] { SpikeDataset bad(p, o); });
   CHECK(contains(m, "unit indices in [0, 700) in dataset 'spikes/units' of file '" + p + "' (row 6, spike 0)"));
 
   // The same through the reading child process (asrc-train's setting).
