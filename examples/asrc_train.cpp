@@ -10,7 +10,7 @@
 // Flags follow the authors' main.py where it has them; --help lists them all.
 #include <asrc/asrc.hpp>
 #include <asrc/train/tasks.hpp>
-#include <asrc/train/trainer.hpp>
+#include <asrc/train/run_trainer.hpp>
 #ifdef ASRC_WITH_MPI
 #include <asrc/parallel/mpi_communicator.hpp>
 #endif

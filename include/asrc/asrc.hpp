@@ -18,6 +18,7 @@
 #include "asrc/data/dataset.hpp"
 #include "asrc/core/gradient_check.hpp"
 #include "asrc/train/trainer.hpp"
+#include "asrc/train/run_trainer.hpp"
 #include "asrc/train/run_config.hpp"
 #include "asrc/optim/adam.hpp"
 #include "asrc/optim/schedule.hpp"

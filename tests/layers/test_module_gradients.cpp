@@ -126,12 +126,12 @@ TEST_CASE("Readout and softmax cross-entropy backward") {
   const int labels[] = {1, 3, 0};
   auto loss = [&](const Vector<double>& q, const Matrix<double>& s) {
     Matrix<double> C, logits;
-    Readout<double>::counts(s, Bc, C);
+    ro.features(s, Bc, C);
     ro.logits(layout, q, C, steps, false, logits);
     return softmax_cross_entropy(logits, labels, Bc, nullptr) / double(Bc);
   };
   Matrix<double> C, logits, glogits, gS;
-  Readout<double>::counts(S, Bc, C);
+  ro.features(S, Bc, C);
   ro.logits(layout, p, C, steps, false, logits);
   softmax_cross_entropy(logits, labels, Bc, &glogits);
   Vector<double> grad = Vector<double>::Zero(layout.size());

@@ -61,9 +61,7 @@ GradientCheckResult check_network(NetworkConfig cfg, Setup s) {
   Vector<double> p = net.params().template cast<double>();
   if (cfg.recurrence == Recurrence::asrc) {
     // Non-uniform lag logits, so the softmax backward is tested away from its symmetric point.
-    for (const auto& e : net.layout().entries())
-      if (e.group == ParamGroup::skip)
-        for (Index j = 0; j < e.size(); ++j) p[e.offset + j] = 0.3 * std::sin(1.7 * double(j) + double(e.offset));
+    vary_skip_logits(p, net.layout());
     net.params() = p.cast<T>();
     p = net.params().template cast<double>();
   }

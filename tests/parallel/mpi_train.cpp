@@ -9,7 +9,7 @@
 // Prints PASS or FAIL lines on rank 0; exit status 0 only when everything matched.
 #include <asrc/parallel/mpi_communicator.hpp>
 #include <asrc/parallel/sharded_dataset.hpp>
-#include <asrc/train/trainer.hpp>
+#include <asrc/train/run_trainer.hpp>
 
 #include <cstdio>
 #include <cstring>

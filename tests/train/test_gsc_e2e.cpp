@@ -5,7 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <asrc/train/tasks.hpp>
-#include <asrc/train/trainer.hpp>
+#include <asrc/train/run_trainer.hpp>
 #include <unistd.h>
 #include <cstdlib>
 

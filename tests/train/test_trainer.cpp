@@ -2,7 +2,7 @@
 // non-finite guard, and checkpoints that survive an interrupted run.
 #include <doctest/doctest.h>
 
-#include <asrc/train/trainer.hpp>
+#include <asrc/train/run_trainer.hpp>
 
 #include <cmath>
 #include <csignal>
@@ -403,4 +403,65 @@ TEST_CASE("the time limit leaves room for the test pass after an epoch's last ba
   CHECK_THROWS_AS(t.fit(), TimeLimitReached);
   CHECK(t.history().empty());
   CHECK(load_checkpoint(dir + "/last.ckpt").meta_int("batch") == 3);
+}
+
+TEST_CASE("the training loop runs any network and optimizer from TrainSettings alone") {
+  // No RunConfig: a Network<double> with Adam<double>, resumed exactly from a checkpoint
+  // whose tensors are float64.
+  using Loop = BasicTrainer<Network<double>, Adam<double>>;
+  auto train = std::make_shared<SyntheticDataset>(64, 12, 40, 12, 7);
+  auto test = std::make_shared<SyntheticDataset>(32, 12, 40, 12, 8);
+  NetworkConfig net;
+  net.input_size = 40;
+  net.num_classes = 12;
+  net.hidden = {10, 8};
+  net.recurrence = Recurrence::asrc;
+  net.skip = 3;
+  net.chunk_size = 4;
+  auto settings = [](const std::string& dir) {
+    TrainSettings s;
+    s.epochs = 3;
+    s.batch_size = 16;
+    s.lr = 0.01;
+    s.lr_skip = 0.1;
+    s.schedule = LrSchedule::onecycle;
+    s.results_dir = dir;
+    s.record = {{"note", "double"}};
+    return s;
+  };
+  std::ostringstream sink;
+  const std::string a = temp_dir("double_straight"), b = temp_dir("double_resumed");
+  Vector<double> straight;
+  {
+    Loop t(settings(a), net, Adam<double>(AdamMode::adam), train, test);
+    t.out = &sink;
+    t.progress_bar = false;
+    const Vector<double> before = t.network().params();
+    t.fit();
+    straight = t.network().params();
+    CHECK((straight - before).norm() > 1e-3);
+    CHECK(t.history().size() == 3);
+    CHECK(t.history().back().train_loss < t.history().front().train_loss);
+    const Checkpoint c = load_checkpoint(a + "/last.ckpt");
+    CHECK(c.meta_at("config.note") == "double");
+    CHECK(c.has_tensor("adam.exp_avg"));
+    CHECK(slurp(a + "/config.txt") == "--note double\n");
+  }
+  {
+    Loop t(settings(b), net, Adam<double>(AdamMode::adam), train, test);
+    t.out = &sink;
+    t.progress_bar = false;
+    t.on_batch = [](Index epoch, Index batch) {
+      if (epoch == 1 && batch == 2) stop_requested() = 1;  // a stop between batches, mid-epoch
+    };
+    CHECK_THROWS_AS(t.fit(), Interrupted);
+  }
+  {
+    Loop t(settings(b), net, Adam<double>(AdamMode::adam), train, test);
+    t.out = &sink;
+    t.progress_bar = false;
+    t.load(b + "/last.ckpt", true);
+    t.fit();
+    CHECK(t.network().params() == straight);  // bitwise: the double state went through float64
+  }
 }

@@ -81,6 +81,13 @@ inline const char* to_string(DType d) {
   return "?";
 }
 
+/// The storage type that holds scalars T exactly.
+template <typename T>
+constexpr DType dtype_of() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "float or double");
+  return std::is_same_v<T, float> ? DType::float32 : DType::float64;
+}
+
 /// A tensor as held in memory: values widened to double, plus the type they are
 /// stored as on disk (float32 tensors are narrowed when saved, exactly when the
 /// values came from floats).

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "asrc/core/init.hpp"
 #include "asrc/core/kernels.hpp"
 #include "asrc/core/parameters.hpp"
 #include "asrc/core/random.hpp"
@@ -48,15 +49,14 @@ class Readout {
   ReadoutKind kind() const { return kind_; }
 
   /// uniform: W_o and b_o U(+-1/sqrt(H)) (torch); normal: W_o N(0, 1/H), b_o N(0, 1).
-  void initialize(const ParamLayout& layout, Vector<T>& params, Rng& rng, bool normal) const {
+  void initialize(const ParamLayout& layout, Vector<T>& params, Rng& rng, InitScheme scheme) const {
     auto W = view(params, layout.entry(weight_));
-    const double bound = 1.0 / std::sqrt(static_cast<double>(W.cols()));
-    auto draw = [&](double scale) { return normal ? rng.normal() * scale : rng.uniform(-bound, bound); };
-    for (Index i = 0; i < W.rows(); ++i)
-      for (Index j = 0; j < W.cols(); ++j) W(i, j) = static_cast<T>(draw(bound));
+    draw_linear(W, rng, scheme);
     if (bias_ >= 0) {
+      const double bound = 1.0 / std::sqrt(static_cast<double>(W.cols()));
       auto b = view(params, layout.entry(bias_));
-      for (Index j = 0; j < b.cols(); ++j) b(0, j) = static_cast<T>(draw(1.0));
+      for (Index j = 0; j < b.cols(); ++j)
+        b(0, j) = static_cast<T>(scheme == InitScheme::uniform ? rng.uniform(-bound, bound) : rng.normal());
     }
   }
 
@@ -76,14 +76,6 @@ class Readout {
     T* c = C.data();
     for (Index i = 0; i < C.rows(); ++i)
       for (Index j = 0; j < C.cols(); ++j, ++c) *c = ap * *c + bp * s(i, j);
-  }
-
-  /// Spike counts C (Bc x H) of a time-major spike matrix, summed in time order (the
-  /// features of the sum readout).
-  static void counts(const Matrix<T>& S, Index Bc, Matrix<T>& C) {
-    const Index steps = S.rows() / Bc;
-    C.setZero(Bc, S.cols());
-    for (Index t = 0; t < steps; ++t) C += S.middleRows(t * Bc, Bc);
   }
 
   /// The features C (Bc x H) of a time-major spike matrix, in time order.

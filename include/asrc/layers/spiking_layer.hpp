@@ -35,16 +35,11 @@
 #include "asrc/core/kernels.hpp"
 #include "asrc/core/parameters.hpp"
 #include "asrc/core/random.hpp"
+#include "asrc/core/init.hpp"
 #include "asrc/layers/recurrence.hpp"
 #include "asrc/neuron/neuron.hpp"
 
 namespace asrc {
-
-/// How a module draws its initial parameters.
-enum class InitScheme {
-  uniform,  ///< torch's defaults (Table 1): U(+-1/sqrt(fan_in)) weights and biases, W_rec orthogonal
-  normal,   ///< Zeng et al.: N(0, 1/fan_in) weights (W_rec too), readout bias N(0, 1), hidden bias 0
-};
 
 /// Settings of one hidden layer, with the reference defaults.
 struct HiddenLayerConfig {
@@ -156,10 +151,8 @@ class SpikingLayer {
   void initialize(const ParamLayout& layout, Vector<T>& params, Rng& rng, InitScheme scheme) const {
     const Index H = cfg_.size, F = cfg_.input_size;
     auto W = view(params, layout.entry(weight_));
+    draw_linear(W, rng, scheme);
     const double bound = 1.0 / std::sqrt(static_cast<double>(F));
-    for (Index i = 0; i < W.rows(); ++i)
-      for (Index j = 0; j < W.cols(); ++j)
-        W(i, j) = static_cast<T>(scheme == InitScheme::uniform ? rng.uniform(-bound, bound) : rng.normal() * bound);
     if (bias_ >= 0) {
       auto b = view(params, layout.entry(bias_));
       for (Index j = 0; j < H; ++j) b(0, j) = scheme == InitScheme::uniform ? static_cast<T>(rng.uniform(-bound, bound)) : T(0);
@@ -183,10 +176,7 @@ class SpikingLayer {
     if (own_skip_) view(params, layout.entry(skip_)).setZero();
     for (Index e : extra_) {  // like W, with its own fan-in
       auto We = view(params, layout.entry(e));
-      const double be = 1.0 / std::sqrt(static_cast<double>(We.cols()));
-      for (Index i = 0; i < We.rows(); ++i)
-        for (Index j = 0; j < We.cols(); ++j)
-          We(i, j) = static_cast<T>(scheme == InitScheme::uniform ? rng.uniform(-be, be) : rng.normal() * be);
+      draw_linear(We, rng, scheme);
     }
     std::vector<T*> np;
     for (Index e : neuron_) np.push_back(params.data() + layout.entry(e).offset);
@@ -347,6 +337,7 @@ class SpikingLayer {
       c.state[size_t(k)].setZero(Bc, H);
       st[k] = c.state[size_t(k)].data();
     }
+    static_assert(!N::kFlags || N::kSplitInput, "a neuron with flags takes the split-input signature");
     if (N::kFlags) c.F.resize(steps * Bc, H);
     const Index K = lag_count();
     const Index single = single_lag(coeff);
@@ -421,8 +412,6 @@ class SpikingLayer {
           T* s = c.S.data() + t * Bc * H;
           if constexpr (split)
             N::forward(ncfg, v, K > 0 ? rt : nullptr, st, c.F.data() + t * Bc * H, s, Bc * H, np);
-          else if constexpr (N::kFlags)
-            N::forward(ncfg, v, st, c.F.data() + t * Bc * H, s, Bc * H, np);
           else
             N::forward(ncfg, v, st, s, Bc * H, np);
           if (mixture) {
@@ -513,8 +502,6 @@ class SpikingLayer {
         if constexpr (split)
           N::backward(ncfg, V.data(), c.F.data() + t * N_, S, gS.data(), K > 0 ? c.GR.data() + t * N_ : nullptr,
                       st, gsum, N_, np);
-        else if constexpr (N::kFlags)
-          N::backward(ncfg, V.data(), c.F.data() + t * N_, S, gS.data(), st, gsum, N_, np);
         else
           N::backward(ncfg, V.data(), S, gS.data(), st, gsum, N_, np);
         if (mixture) V = gy;  // the membrane cache is no longer needed: keep dL/dY_t there
@@ -550,28 +537,24 @@ class SpikingLayer {
     }
     add_weight_grad(view(grad, layout.entry(weight_)), c.G, x, kc.sparse_input, c.tmp);
     for (size_t k = 0; k < extra_.size(); ++k) {
-      const auto Wk = view(params, layout.entry(extra_[k]));
       add_weight_grad(view(grad, layout.entry(extra_[k])), c.G, *extra[k], kc.sparse_recurrent, c.tmp);
-      for (Index r0 = 0; r0 < c.G.rows(); r0 += kGradInputRows) {
-        const Index nr = std::min(kGradInputRows, c.G.rows() - r0);
-        extra_grad[k]->middleRows(r0, nr).noalias() += c.G.middleRows(r0, nr) * Wk;
-      }
+      input_gradient(c.G, view(params, layout.entry(extra_[k])), *extra_grad[k], true);
     }
-    if (grad_input && accumulate_input) {
-      for (Index r0 = 0; r0 < c.G.rows(); r0 += kGradInputRows) {
-        const Index nr = std::min(kGradInputRows, c.G.rows() - r0);
-        grad_input->middleRows(r0, nr).noalias() += c.G.middleRows(r0, nr) * W;
-      }
-    } else if (grad_input) {
-      // In row blocks: one product over all T*Bc rows (10 MB of dL/dI for S-MNIST) ran
-      // 7-13% slower in Eigen than the same product in blocks of 2048 rows (microbenchmark
-      // on a 2-core AMD EPYC, shapes of the Table 1 layers; on a whole training step the
-      // difference was within run-to-run noise).
-      grad_input->resize(c.G.rows(), W.cols());
-      for (Index r0 = 0; r0 < c.G.rows(); r0 += kGradInputRows) {
-        const Index nr = std::min(kGradInputRows, c.G.rows() - r0);
-        grad_input->middleRows(r0, nr).noalias() = c.G.middleRows(r0, nr) * W;
-      }
+    if (grad_input) {
+      if (!accumulate_input) grad_input->resize(c.G.rows(), W.cols());
+      input_gradient(c.G, W, *grad_input, accumulate_input);
+    }
+  }
+
+  /// out (+)= G W, in row blocks: one product over all T*Bc rows (10 MB of dL/dI for
+  /// S-MNIST) ran 7-13% slower in Eigen than the same product in blocks of 2048 rows
+  /// (microbenchmark on a 2-core AMD EPYC, shapes of the Table 1 layers; on a whole
+  /// training step the difference was within run-to-run noise).
+  static void input_gradient(const Matrix<T>& G, const ConstMatrixMap<T>& W, Matrix<T>& out, bool accumulate) {
+    for (Index r0 = 0; r0 < G.rows(); r0 += kGradInputRows) {
+      const Index nr = std::min(kGradInputRows, G.rows() - r0);
+      if (accumulate) out.middleRows(r0, nr).noalias() += G.middleRows(r0, nr) * W;
+      else out.middleRows(r0, nr).noalias() = G.middleRows(r0, nr) * W;
     }
   }
 

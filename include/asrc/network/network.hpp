@@ -157,6 +157,8 @@ class NetworkObserver {
 template <typename T>
 class Network {
  public:
+  using Scalar = T;
+
   explicit Network(const NetworkConfig& cfg) : cfg_(cfg), dropout_rng_(cfg.seed ^ 0xd1b54a32d192ed03ULL) {
     cfg_.validate();
     build(cfg_, layout_, layers_, readout_);
@@ -212,7 +214,7 @@ class Network {
     const Index shared = layout_.find("skip_logits");
     if (shared >= 0) view(params_, layout_.entry(shared)).setZero();
     for (const auto& layer : layers_) layer.initialize(layout_, params_, rng, cfg_.init);
-    readout_->initialize(layout_, params_, rng, cfg_.init == InitScheme::normal);
+    readout_->initialize(layout_, params_, rng, cfg_.init);
     dirty_ = true;
   }
 

@@ -32,6 +32,7 @@
 #include "asrc/core/error.hpp"
 #include "asrc/core/parameters.hpp"
 #include "asrc/core/types.hpp"
+#include "asrc/io/checkpoint.hpp"
 
 namespace asrc {
 
@@ -219,5 +220,33 @@ class Adam {
   std::array<double, kNumParamGroups> beta1_{};
   AdamState<T> state_{};
 };
+
+/// Adam's part of a training checkpoint: "adam.exp_avg", "adam.exp_avg_sq" (absent before
+/// the first step) and "adam.steps" per group. The training loop (train/trainer.hpp) calls
+/// these two; another optimizer gives its own overloads.
+template <typename T>
+void save_optimizer(Checkpoint& c, const Adam<T>& opt) {
+  const auto& st = opt.state();
+  if (st.exp_avg.size()) {
+    c.set_tensor("adam.exp_avg", st.exp_avg.transpose(), dtype_of<T>());
+    c.set_tensor("adam.exp_avg_sq", st.exp_avg_sq.transpose(), dtype_of<T>());
+  }
+  c.set_ints("adam.steps", std::vector<std::int64_t>(st.steps.begin(), st.steps.end()));
+}
+
+/// Restores what save_optimizer wrote (`path` names the file in errors).
+template <typename T>
+void load_optimizer(const Checkpoint& c, Adam<T>& opt, const ParamLayout& layout, const std::string& path) {
+  AdamState<T> st;
+  if (c.has_tensor("adam.exp_avg")) {
+    st.exp_avg = c.tensor_vector<T>("adam.exp_avg", layout.size());
+    st.exp_avg_sq = c.tensor_vector<T>("adam.exp_avg_sq", layout.size());
+  }
+  const auto& steps = c.ints_at("adam.steps");
+  require(steps.size() == st.steps.size(), "load_optimizer",
+          str_cat(st.steps.size(), " Adam step counts in ", path), steps.size());
+  for (size_t k = 0; k < steps.size(); ++k) st.steps[k] = steps[k];
+  opt.set_state(layout, st);
+}
 
 }  // namespace asrc

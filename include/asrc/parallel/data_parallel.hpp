@@ -28,10 +28,11 @@ inline std::pair<Index, Index> rank_sequences(Index B, Index C, const Communicat
 /// of the batch `idx` from `ds`; returns the mean loss over the whole batch, assigns the
 /// gradient (identical on every rank) and adds the whole batch's correct predictions to
 /// `correct`. Sets the network's spike rates from all ranks.
-inline double data_parallel_forward_backward(Communicator& comm, Network<float>& net, const Dataset& ds,
-                                             const std::vector<Index>& idx, bool exact, Matrix<float>& x,
-                                             std::vector<int>& y, Matrix<float>& logits,
-                                             Vector<float>& grad, double& correct) {
+template <typename Net>  // a Network<float> or one with its interface
+double data_parallel_forward_backward(Communicator& comm, Net& net, const Dataset& ds,
+                                      const std::vector<Index>& idx, bool exact, Matrix<float>& x,
+                                      std::vector<int>& y, Matrix<float>& logits,
+                                      Vector<float>& grad, double& correct) {
   const Index B = static_cast<Index>(idx.size()), C = net.config().chunk_size;
   const Index nchunks = B / C + (B % C != 0);
   const auto [s0, s1] = rank_sequences(B, C, comm);
@@ -100,9 +101,10 @@ inline double data_parallel_forward_backward(Communicator& comm, Network<float>&
 
 /// Evaluation of one batch over all ranks: adds the batch's summed loss (in sample order,
 /// as one process adds it) and correct predictions. Each rank runs its whole chunks.
-inline void data_parallel_evaluate_batch(Communicator& comm, Network<float>& net, const Dataset& ds,
-                                         const std::vector<Index>& idx, Matrix<float>& x,
-                                         std::vector<int>& y, double& loss_sum, double& correct) {
+template <typename Net>
+void data_parallel_evaluate_batch(Communicator& comm, Net& net, const Dataset& ds,
+                                  const std::vector<Index>& idx, Matrix<float>& x,
+                                  std::vector<int>& y, double& loss_sum, double& correct) {
   const Index B = static_cast<Index>(idx.size()), C = net.config().chunk_size;
   const auto [s0, s1] = rank_sequences(B, C, comm);
   const Index Bl = s1 - s0;

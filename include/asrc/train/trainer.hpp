@@ -2,6 +2,14 @@
 // The training loop of the reference (spec section 5): per epoch, train over shuffled
 // batches, evaluate, step the schedules, decay tau; log each epoch to CSV and JSON lines;
 // keep `last.ckpt` and `best.ckpt` (atomic writes); resume exactly from `last.ckpt`.
+//
+// BasicTrainer<Net, Optimizer> knows neither the command line nor the model: it builds
+// Net from its configuration and reads TrainSettings. Net is a Network<T> (or anything
+// with its interface: forward, forward_backward, params, layout, tau, dropout_rng, ...);
+// Optimizer has Adam's interface (set_group, set_lr, set_beta1, lr, beta1, step) and the
+// two checkpoint overloads save_optimizer / load_optimizer (optim/adam.hpp has Adam's).
+// asrc-train's Trainer (train/run_trainer.hpp) is BasicTrainer<Network<float>, Adam<float>>
+// set up from a RunConfig.
 #include <unistd.h>
 
 #include <chrono>
@@ -11,7 +19,9 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <type_traits>
 #include <sys/stat.h>
 
 #include "asrc/data/dataset.hpp"
@@ -19,7 +29,7 @@
 #include "asrc/optim/adam.hpp"
 #include "asrc/optim/schedule.hpp"
 #include "asrc/parallel/data_parallel.hpp"
-#include "asrc/train/run_config.hpp"
+#include "asrc/network/network.hpp"
 
 namespace asrc {
 
@@ -78,6 +88,36 @@ inline volatile std::sig_atomic_t& stop_requested() {
   return flag;
 }
 
+/// What the training loop needs besides the model, the optimizer and the data
+/// (asrc-train fills it from its flags: train/run_trainer.hpp).
+struct TrainSettings {
+  Index epochs = 1;
+  Index batch_size = 256;
+  std::uint64_t seed = 0;             ///< of the shuffle
+  std::string results_dir = "results";
+  double max_loss = 1e4;              ///< divergence guard (0: off)
+  double de_tau = 0.96;               ///< ASRC temperature decay per epoch (asrc_tau)
+  /// Peak learning rates per parameter group and the weights' decay; the schedule
+  /// scales all three alike.
+  double lr = 1e-3, lr_skip = 0, lr_neuron = 0, wd = 0;
+  LrSchedule schedule = LrSchedule::constant;
+  StepConfig step;
+  /// The run's settings as text, kept beside it: config.txt ("--key value" lines) and the
+  /// checkpoints' "config.<key>" entries (from which asrc-train rebuilds a run).
+  std::map<std::string, std::string> record;
+
+  void validate() const {
+    const char* w = "TrainSettings::validate";
+    require(epochs >= 1, w, "epochs >= 1", epochs);
+    require(batch_size >= 1, w, "batch_size >= 1", batch_size);
+    require(!results_dir.empty(), w, "a results folder", "none");
+    require(max_loss >= 0, w, "max_loss >= 0 (0: off)", max_loss);
+    require(de_tau > 0 && de_tau <= 1, w, "de_tau in (0, 1]", de_tau);
+    require(lr > 0 && lr_skip >= 0 && lr_neuron >= 0 && wd >= 0, w,
+            "lr > 0 and lr_skip, lr_neuron, wd >= 0", str_cat(lr, ", ", lr_skip, ", ", lr_neuron, ", ", wd));
+  }
+};
+
 /// Route SIGINT, SIGTERM and SIGUSR1 to stop_requested(): training finishes the current batch,
 /// writes last.ckpt and returns.
 inline void install_stop_handlers() {
@@ -87,47 +127,51 @@ inline void install_stop_handlers() {
   std::signal(SIGUSR1, handler);  // mpirun forwards it to every rank (SIGINT/TERM: kill after 1 s)
 }
 
-class Trainer {
+template <typename Net, typename Optimizer>
+class BasicTrainer {
  public:
-  using Net = Network<float>;
+  using Scalar = typename Net::Scalar;
 
-  /// `test` is evaluated every epoch; `valid` (may be null) is carved from training data.
-  Trainer(RunConfig cfg, std::shared_ptr<const Dataset> train, std::shared_ptr<const Dataset> test,
-          std::shared_ptr<const Dataset> valid = nullptr)
-      : cfg_(validated(std::move(cfg))), train_(std::move(train)), test_(std::move(test)), valid_(std::move(valid)),
-        net_(cfg_.network_config()), opt_(cfg_.optim == "adamw" ? AdamMode::adamw : AdamMode::adam),
-        shuffle_rng_(cfg_.seed * 0x9e3779b97f4a7c15ULL + 1) {
+  /// Builds the network from `net_config`. `test` is evaluated every epoch; `valid` (may
+  /// be null) is carved from training data.
+  template <typename NetConfig>
+  BasicTrainer(TrainSettings settings, const NetConfig& net_config, Optimizer opt,
+               std::shared_ptr<const Dataset> train, std::shared_ptr<const Dataset> test,
+               std::shared_ptr<const Dataset> valid = nullptr)
+      : set_(validated(std::move(settings))), train_(std::move(train)), test_(std::move(test)),
+        valid_(std::move(valid)), net_(net_config), opt_(std::move(opt)),
+        shuffle_rng_(set_.seed * 0x9e3779b97f4a7c15ULL + 1) {
     require(train_ && test_, "Trainer::Trainer", "train and test datasets", "null");
+    const auto& nc = net_.config();
     for (const Dataset* d : {train_.get(), test_.get(), valid_.get()}) {
       if (!d) continue;
-      require(d->width() == cfg_.input_size(), "Trainer::Trainer",
-              str_cat(cfg_.input_size(), " inputs per step for task ", cfg_.task), d->width());
-      require(d->num_classes() == cfg_.num_classes(), "Trainer::Trainer",
-              str_cat(cfg_.num_classes(), " classes for task ", cfg_.task), d->num_classes());
+      require(d->width() == nc.input_size, "Trainer::Trainer",
+              str_cat(nc.input_size, " inputs per step (the network's input size) in ", d->describe()), d->width());
+      require(d->num_classes() == nc.num_classes, "Trainer::Trainer",
+              str_cat(nc.num_classes, " classes (the network's outputs) in ", d->describe()), d->num_classes());
     }
     {
-      // A lower bound of what a training step holds (gradient and Adam's two moments,
-      // one chunk's membranes and spikes, the batch's inputs): refused here with the
-      // numbers rather than by std::bad_alloc in the first batch.
+      // A lower bound of what a training step holds (gradient and the optimizer's two
+      // moments, one chunk's membranes and spikes, the batch's inputs): refused here with
+      // the numbers rather than by std::bad_alloc in the first batch.
       double hidden = 0;
-      for (Index h : cfg_.layers) hidden += double(h);
-      const double steps = double(train_->steps()), B = double(cfg_.batch_size);
-      const double bytes = sizeof(float) * (3.0 * double(net_.num_params()) +
-                                            2.0 * steps * std::min(B, double(cfg_.chunk_size)) * hidden +
-                                            steps * B * double(train_->width()));
+      for (const auto& layer : net_.layers()) hidden += double(layer.size());
+      const double steps = double(train_->steps()), B = double(set_.batch_size);
+      const double bytes = sizeof(Scalar) * (3.0 * double(net_.num_params()) +
+                                             2.0 * steps * std::min(B, double(nc.chunk_size)) * hidden +
+                                             steps * B * double(train_->width()));
       require_memory("Trainer::Trainer", str_cat("training ", net_.num_params(), " parameters on batches of ",
-                                                  cfg_.batch_size, " x ", train_->steps(), " steps"),
+                                                  set_.batch_size, " x ", train_->steps(), " steps"),
                      bytes);
     }
-    opt_.set_group(ParamGroup::weights, {cfg_.lr, cfg_.wd});
-    opt_.set_group(ParamGroup::neuron, {cfg_.lr_neuron, 0.0});
-    opt_.set_group(ParamGroup::skip, {cfg_.lr_skip, 0.0});
-    if (cfg_.results_dir.empty()) cfg_.results_dir = "results/" + cfg_.run_name();
+    opt_.set_group(ParamGroup::weights, {set_.lr, set_.wd});
+    opt_.set_group(ParamGroup::neuron, {set_.lr_neuron, 0.0});
+    opt_.set_group(ParamGroup::skip, {set_.lr_skip, 0.0});
     apply_schedule(0);
   }
 
   Net& network() { return net_; }
-  const RunConfig& config() const { return cfg_; }
+  const TrainSettings& settings() const { return set_; }
   Index next_epoch() const { return epoch_; }
   const std::vector<EpochRecord>& history() const { return history_; }
   double best_accuracy() const { return best_acc_; }
@@ -159,19 +203,22 @@ class Trainer {
     const bool was = net_.training();
     net_.set_training(false);
     EvalResult r;
-    Matrix<float> x;
+    Matrix<Scalar> x;
     std::vector<int> y;
-    for (Index start = 0; start < ds.size(); start += cfg_.batch_size) {
-      const Index B = std::min(cfg_.batch_size, ds.size() - start);
+    for (Index start = 0; start < ds.size(); start += set_.batch_size) {
+      const Index B = std::min(set_.batch_size, ds.size() - start);
       std::vector<Index> idx(static_cast<size_t>(B));
       for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
       if (comm->size() > 1) {  // each rank evaluates its chunks of the batch
-        data_parallel_evaluate_batch(*comm, net_, ds, idx, x, y, r.loss, r.accuracy);
+        if constexpr (std::is_same_v<Scalar, float>)
+          data_parallel_evaluate_batch(*comm, net_, ds, idx, x, y, r.loss, r.accuracy);
+        else
+          fail_expected("Trainer::evaluate", "a float network for evaluating on several processes", "another scalar");
         r.samples += B;
         continue;
       }
       make_batch(ds, idx, x, y);
-      const Matrix<float> logits = net_.forward(x, B);
+      const Matrix<Scalar> logits = net_.forward(x, B);
       r.loss += softmax_cross_entropy(logits, y.data(), B, nullptr);
       for (Index b = 0; b < B; ++b) {
         Index arg;
@@ -185,21 +232,22 @@ class Trainer {
       r.accuracy = 100.0 * r.accuracy / double(r.samples);
     }
     net_.set_training(was);
-    if (comm->size() > 1) check_replicas(*comm, net_.params());
+    if constexpr (std::is_same_v<Scalar, float>)  // several processes train float networks only
+      if (comm->size() > 1) check_replicas(*comm, net_.params());
     return r;
   }
 
-  /// Train until cfg.epochs, writing logs and checkpoints in cfg.results_dir.
+  /// Train until settings().epochs, writing logs and checkpoints in settings().results_dir.
   void fit() {
     if (comm->root()) {
-      require(make_dirs(cfg_.results_dir), "Trainer::fit", "a writable results folder",
-              "'" + cfg_.results_dir + "'");
+      require(make_dirs(set_.results_dir), "Trainer::fit", "a writable results folder",
+              "'" + set_.results_dir + "'");
       write_config_file();
     }
-    for (; epoch_ < cfg_.epochs; ) {
+    for (; epoch_ < set_.epochs; ) {
       if (agreed_stop(true, false, false)) {  // arrived during the last batch or the test pass
-        throw Interrupted(str_cat("stopped before epoch ", epoch_ + 1, " of ", cfg_.epochs,
-                                  "; last.ckpt is in ", cfg_.results_dir));
+        throw Interrupted(str_cat("stopped before epoch ", epoch_ + 1, " of ", set_.epochs,
+                                  "; last.ckpt is in ", set_.results_dir));
       }
       EpochRecord rec = train_epoch();
       const double eval_start = elapsed();
@@ -220,8 +268,8 @@ class Trainer {
       apply_schedule(epoch_);
       history_.push_back(rec);
       if (comm->root()) log_epoch(rec);
-      timed_save(cfg_.results_dir + "/last.ckpt");
-      if (improved) timed_save(cfg_.results_dir + "/best.ckpt");
+      timed_save(set_.results_dir + "/last.ckpt");
+      if (improved) timed_save(set_.results_dir + "/best.ckpt");
     }
     if (!history_.empty()) {
       const auto& last = history_.back();
@@ -237,7 +285,7 @@ class Trainer {
   void save(const std::string& path) const {
     if (!comm->root()) return;  // every rank holds the same state
     Checkpoint c;
-    for (const auto& [k, v] : cfg_.to_map()) c.set_meta("config." + k, v);
+    for (const auto& [k, v] : set_.record) c.set_meta("config." + k, v);
     c.set_meta_int("epoch", epoch_);
     c.set_meta_number("tau", net_.tau());
     c.set_meta_number("best_acc", best_acc_);
@@ -254,13 +302,8 @@ class Trainer {
     c.set_meta_number("partial.seconds", partial_.seconds);
     c.set_meta("rng.dropout", const_cast<Net&>(net_).dropout_rng().state());
     for (const auto& e : net_.layout().entries())
-      c.set_tensor("param." + e.name, view(net_.params(), e), DType::float32);
-    const auto& st = opt_.state();
-    if (st.exp_avg.size()) {
-      c.set_tensor("adam.exp_avg", st.exp_avg.transpose(), DType::float32);
-      c.set_tensor("adam.exp_avg_sq", st.exp_avg_sq.transpose(), DType::float32);
-    }
-    c.set_ints("adam.steps", std::vector<std::int64_t>(st.steps.begin(), st.steps.end()));
+      c.set_tensor("param." + e.name, view(net_.params(), e), dtype_of<Scalar>());
+    save_optimizer(c, opt_);
     for (const auto& [k, v] : extra_ints) c.set_ints(k, v);
     save_checkpoint(path, c);
   }
@@ -269,7 +312,7 @@ class Trainer {
   void load(const std::string& path, bool full) {
     const Checkpoint c = load_checkpoint(path);
     for (const auto& e : net_.layout().entries())
-      view(net_.params(), e) = c.tensor<float>("param." + e.name, e.rows, e.cols);
+      view(net_.params(), e) = c.tensor<Scalar>("param." + e.name, e.rows, e.cols);
     net_.set_tau(c.meta_number("tau"));
     if (!full) return;
     epoch_ = c.meta_int("epoch");
@@ -284,24 +327,15 @@ class Trainer {
     partial_.seen = c.meta_int("partial.seen");
     partial_.seconds = c.meta_number("partial.seconds");
     net_.dropout_rng().set_state(c.meta_at("rng.dropout"));
-    AdamState<float> st;
-    if (c.has_tensor("adam.exp_avg")) {
-      st.exp_avg = c.tensor_vector<float>("adam.exp_avg", net_.num_params());
-      st.exp_avg_sq = c.tensor_vector<float>("adam.exp_avg_sq", net_.num_params());
-    }
-    const auto& steps = c.ints_at("adam.steps");
-    require(steps.size() == st.steps.size(), "Trainer::load",
-            str_cat(st.steps.size(), " optimizer step counts in ", path), steps.size());
-    for (size_t k = 0; k < steps.size(); ++k) st.steps[k] = steps[k];
-    opt_.set_state(net_.layout(), st);
+    load_optimizer(c, opt_, net_.layout(), path);
     apply_schedule(epoch_);
     net_.set_tau(c.meta_number("tau"));
   }
 
  private:
-  static RunConfig validated(RunConfig c) {
-    c.validate();  // before any member is built from it
-    return c;
+  static TrainSettings validated(TrainSettings s) {
+    s.validate();  // before any member is built from it
+    return s;
   }
   static std::string fmt(double v, int prec = 2) {
     char b[64];
@@ -310,17 +344,17 @@ class Trainer {
   }
 
   void apply_schedule(Index e) {
-    const Index E = cfg_.epochs;
+    const Index E = set_.epochs;
     const Index ee = std::min(e, E - 1 < 0 ? 0 : E - 1);
-    const double lr = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr, cfg_.step_schedule());
-    const double lr_skip = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr_skip, cfg_.step_schedule());
-    const double lr_neuron = scheduled_lr(cfg_.schedule(), ee, E, cfg_.lr_neuron, cfg_.step_schedule());
-    const double beta1 = scheduled_beta1(cfg_.schedule(), ee, E);
+    const double lr = scheduled_lr(set_.schedule, ee, E, set_.lr, set_.step);
+    const double lr_skip = scheduled_lr(set_.schedule, ee, E, set_.lr_skip, set_.step);
+    const double lr_neuron = scheduled_lr(set_.schedule, ee, E, set_.lr_neuron, set_.step);
+    const double beta1 = scheduled_beta1(set_.schedule, ee, E);
     opt_.set_lr(ParamGroup::weights, lr);
     opt_.set_lr(ParamGroup::skip, lr_skip);
     opt_.set_lr(ParamGroup::neuron, lr_neuron);
     for (int g = 0; g < kNumParamGroups; ++g) opt_.set_beta1(static_cast<ParamGroup>(g), beta1);
-    net_.set_tau(asrc_tau(e, cfg_.de_tau));  // multiplied once per epoch, as the reference does
+    net_.set_tau(asrc_tau(e, set_.de_tau));  // multiplied once per epoch, as the reference does
   }
 
   EpochRecord train_epoch() {
@@ -337,11 +371,11 @@ class Trainer {
     epoch_shuffle_state_ = shuffle_rng_.state();
     for (Index i = N - 1; i > 0; --i)
       std::swap(order[size_t(i)], order[size_t(shuffle_rng_.below(std::uint64_t(i + 1)))]);
-    const Index nb = (N + cfg_.batch_size - 1) / cfg_.batch_size;
-    Matrix<float> x;
+    const Index nb = (N + set_.batch_size - 1) / set_.batch_size;
+    Matrix<Scalar> x;
     std::vector<int> y;
-    Vector<float> grad;
-    Matrix<float> logits;
+    Vector<Scalar> grad;
+    Matrix<Scalar> logits;
     // A resumed mid-epoch run continues with the saved batch and running sums.
     double loss_sum = partial_.loss_sum, correct = partial_.correct;
     Index seen = partial_.seen;
@@ -359,20 +393,23 @@ class Trainer {
                     seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
         if (bi == 0) shuffle_rng_.set_state(epoch_shuffle_state_);  // the epoch has not begun
         if (progress_bar) *out << "\n";
-        save(cfg_.results_dir + "/last.ckpt");
+        save(set_.results_dir + "/last.ckpt");
         const std::string where =
-            bi == 0 ? str_cat("before epoch ", epoch_ + 1, " of ", cfg_.epochs) : "after " + position(bi - 1);
+            bi == 0 ? str_cat("before epoch ", epoch_ + 1, " of ", set_.epochs) : "after " + position(bi - 1);
         if (stop == 1)
-          throw Interrupted(str_cat("stopped ", where, "; last.ckpt written in ", cfg_.results_dir));
+          throw Interrupted(str_cat("stopped ", where, "; last.ckpt written in ", set_.results_dir));
         throw TimeLimitReached(str_cat("time limit of ", time_limit_s, " s: stopped ", where, " at ",
-                                       fmt(elapsed(), 1), " s; last.ckpt written in ", cfg_.results_dir));
+                                       fmt(elapsed(), 1), " s; last.ckpt written in ", set_.results_dir));
       }
       const double batch_start = elapsed();
-      const Index start = bi * cfg_.batch_size, B = std::min(cfg_.batch_size, N - start);
+      const Index start = bi * set_.batch_size, B = std::min(set_.batch_size, N - start);
       std::vector<Index> idx(order.begin() + start, order.begin() + start + B);
       double loss;
       if (comm->size() > 1) {
-        loss = data_parallel_forward_backward(*comm, net_, *train_, idx, exact_reduce, x, y, logits, grad, correct);
+        if constexpr (std::is_same_v<Scalar, float>)
+          loss = data_parallel_forward_backward(*comm, net_, *train_, idx, exact_reduce, x, y, logits, grad, correct);
+        else
+          fail_expected("Trainer::fit", "a float network for training on several processes", "another scalar");
       } else {
         make_batch(*train_, idx, x, y);
         loss = net_.forward_backward(x, B, y, grad, nullptr, &logits);
@@ -390,7 +427,7 @@ class Trainer {
       if (progress_bar) {
         const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double sps = double(seen) / std::max(el, 1e-9);
-        *out << "\repoch " << epoch_ + 1 << "/" << cfg_.epochs << "  batch " << bi + 1 << "/" << nb
+        *out << "\repoch " << epoch_ + 1 << "/" << set_.epochs << "  batch " << bi + 1 << "/" << nb
              << "  " << fmt(sps, 1) << " samples/s  loss " << fmt(loss_sum / double(seen), 4)
              << "  acc " << fmt(100.0 * correct / double(seen)) << "%  ETA "
              << fmt(double(N - seen) / std::max(sps, 1e-9), 0) << "s   " << std::flush;
@@ -426,7 +463,7 @@ class Trainer {
       double eval = eval_seconds_;
       if (eval < 0) {
         const Index n = test_->size() + (valid_ ? valid_->size() : 0);
-        eval = batch_seconds_ * double((n + cfg_.batch_size - 1) / cfg_.batch_size);
+        eval = batch_seconds_ * double((n + set_.batch_size - 1) / set_.batch_size);
       }
       need += eval + save_seconds_;  // last.ckpt and possibly best.ckpt
     }
@@ -451,15 +488,15 @@ class Trainer {
 
   /// Where a batch is, 1-based, for messages.
   std::string position(Index batch) const {
-    return str_cat("epoch ", epoch_ + 1, " of ", cfg_.epochs, ", batch ", batch + 1);
+    return str_cat("epoch ", epoch_ + 1, " of ", set_.epochs, ", batch ", batch + 1);
   }
-  std::string first_bad(const Vector<float>& v) const {
+  std::string first_bad(const Vector<Scalar>& v) const {
     for (const auto& e : net_.layout().entries())
       if (!view(v, e).allFinite()) return e.name;
     return "";
   }
-  void check_finite(double loss, const Vector<float>& grad, Index batch) {
-    const std::string keep = "; the last good checkpoint is kept in " + cfg_.results_dir + "/last.ckpt";
+  void check_finite(double loss, const Vector<Scalar>& grad, Index batch) {
+    const std::string keep = "; the last good checkpoint is kept in " + set_.results_dir + "/last.ckpt";
     if (!std::isfinite(loss)) {
       const std::string p = first_bad(net_.params());
       throw NonFiniteError(str_cat("non-finite loss at ", position(batch),
@@ -470,7 +507,7 @@ class Trainer {
     const std::string g = first_bad(grad);
     if (!g.empty())
       throw NonFiniteError(str_cat("non-finite gradient of tensor '", g, "' at ", position(batch), keep));
-    if (cfg_.max_loss > 0 && loss > cfg_.max_loss) {
+    if (set_.max_loss > 0 && loss > set_.max_loss) {
       // Still finite, but diverging: name the tensor with the largest weight.
       std::string name;
       double largest = -1;
@@ -478,7 +515,7 @@ class Trainer {
         const double m = static_cast<double>(view(net_.params(), e).cwiseAbs().maxCoeff());
         if (m > largest) largest = m, name = e.name;
       }
-      throw NonFiniteError(str_cat("diverging loss ", loss, " > --max-loss ", cfg_.max_loss, " at ",
+      throw NonFiniteError(str_cat("diverging loss ", loss, " > --max-loss ", set_.max_loss, " at ",
                                    position(batch), " (exploding weights: largest |value| ", largest,
                                    " in tensor '", name, "'; lower --lr)", keep));
     }
@@ -488,16 +525,16 @@ class Trainer {
     if (!p.empty())
       throw NonFiniteError(str_cat("non-finite parameter tensor '", p, "' after the update at ",
                                    position(batch), "; the last good checkpoint is kept in ",
-                                   cfg_.results_dir, "/last.ckpt"));
+                                   set_.results_dir, "/last.ckpt"));
   }
 
   void write_config_file() const {
-    std::ofstream f(cfg_.results_dir + "/config.txt");
-    for (const auto& [k, v] : cfg_.to_map()) f << "--" << k << " " << v << "\n";
+    std::ofstream f(set_.results_dir + "/config.txt");
+    for (const auto& [k, v] : set_.record) f << "--" << k << " " << v << "\n";
   }
 
   void log_epoch(const EpochRecord& r) {
-    const std::string csv = cfg_.results_dir + "/log.csv";
+    const std::string csv = set_.results_dir + "/log.csv";
     const bool header = !std::ifstream(csv).good();
     std::ofstream c(csv, std::ios::app);
     if (header)
@@ -512,7 +549,7 @@ class Trainer {
                   r.seconds, r.samples_per_s);
     c << buf << lags << "\n";
 
-    std::ofstream j(cfg_.results_dir + "/log.jsonl", std::ios::app);
+    std::ofstream j(set_.results_dir + "/log.jsonl", std::ios::app);
     std::snprintf(buf, sizeof buf,
                   "{\"epoch\": %ld, \"lr\": %.8g, \"lr_skip\": %.8g, \"beta1\": %.8g, \"tau\": %.8g, "
                   "\"train_loss\": %.8g, \"train_acc\": %.6g, \"test_loss\": %.8g, \"test_acc\": %.6g, ",
@@ -540,7 +577,7 @@ class Trainer {
     }
     j << "}\n";
 
-    *out << "epoch " << r.epoch + 1 << "/" << cfg_.epochs << "  lr " << r.lr << "  tau " << fmt(r.tau, 4)
+    *out << "epoch " << r.epoch + 1 << "/" << set_.epochs << "  lr " << r.lr << "  tau " << fmt(r.tau, 4)
          << "  train loss " << fmt(r.train_loss, 4) << " acc " << fmt(r.train_acc) << "%  test loss "
          << fmt(r.test.loss, 4) << " acc " << fmt(r.test.accuracy) << "%";
     if (valid_) *out << "  valid acc " << fmt(r.valid.accuracy) << "%";
@@ -550,10 +587,10 @@ class Trainer {
     *out << std::endl;
   }
 
-  RunConfig cfg_;
+  TrainSettings set_;
   std::shared_ptr<const Dataset> train_, test_, valid_;
   Net net_;
-  Adam<float> opt_;
+  Optimizer opt_;
   Rng shuffle_rng_;
   std::string epoch_shuffle_state_ = shuffle_rng_.state();
   struct Partial {

@@ -7,7 +7,7 @@
 
 #include <asrc/data/spike_hdf5.hpp>
 #include <asrc/train/tasks.hpp>
-#include <asrc/train/trainer.hpp>
+#include <asrc/train/run_trainer.hpp>
 
 #include <algorithm>
 #include <atomic>
