@@ -91,6 +91,23 @@ TEST_CASE("a run learns a synthetic task and logs every epoch") {
   const std::string jl = slurp(dir + "/log.jsonl");
   CHECK(jl.find("\"skip_kernels\"") != std::string::npos);
   CHECK(log.str().find("final: last-epoch test accuracy") != std::string::npos);
+  // The phases of each epoch: the training ones inside the epoch's time, the test pass
+  // timed apart; all six epochs logged them.
+  for (const auto& r : t.history()) {
+    const auto& ph = r.phases;
+    CHECK(ph.data > 0);
+    CHECK(ph.forward_backward > ph.data);  // a batch copy is cheaper than BPTT over it
+    CHECK(ph.update > 0);
+    CHECK(ph.data + ph.forward_backward + ph.update <= r.seconds);
+    CHECK(ph.test > 0);
+    CHECK(ph.valid == 0);
+    CHECK_FALSE(r.resumed);
+  }
+  size_t phases = 0;
+  for (size_t at = jl.find("\"phases\": {\"data\": "); at != std::string::npos;
+       at = jl.find("\"phases\": {\"data\": ", at + 1))
+    ++phases;
+  CHECK(phases == 6);
 }
 
 TEST_CASE("resuming from last.ckpt continues exactly like an uninterrupted run") {

@@ -50,6 +50,15 @@ struct EpochRecord {
   std::vector<std::vector<double>> skip_kernels;  ///< ASRC: softmax(w / tau) per layer
   std::vector<Index> lags;                         ///< evaluation lag per layer
   std::vector<double> spike_rates;
+  /// Where the epoch's wall time went, in seconds (log.jsonl "phases"): building batches
+  /// from the data set, forward and backward (on several processes: with the sample
+  /// exchange and the gradient reduction), the optimizer step with the finiteness checks,
+  /// the test and validation passes. After a mid-epoch resume the training phases cover
+  /// only the batches run since (`resumed` true).
+  struct Phases {
+    double data = 0, forward_backward = 0, update = 0, test = 0, valid = 0;
+  } phases;
+  bool resumed = false;
 };
 
 inline bool make_dirs(const std::string& path) {
@@ -251,8 +260,14 @@ class BasicTrainer {
       }
       EpochRecord rec = train_epoch();
       const double eval_start = elapsed();
+      const auto t_test = std::chrono::steady_clock::now();
       rec.test = evaluate(*test_);
-      if (valid_) rec.valid = evaluate(*valid_);
+      const auto t_valid = std::chrono::steady_clock::now();
+      rec.phases.test = seconds_between(t_test, t_valid);
+      if (valid_) {
+        rec.valid = evaluate(*valid_);
+        rec.phases.valid = seconds_between(t_valid, std::chrono::steady_clock::now());
+      }
       eval_seconds_ = elapsed() - eval_start;
       const double select = valid_ ? rec.valid.accuracy : rec.test.accuracy;
       const bool improved = best_epoch_ < 0 || select > best_acc_;
@@ -337,6 +352,9 @@ class BasicTrainer {
     s.validate();  // before any member is built from it
     return s;
   }
+  static double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  }
   static std::string fmt(double v, int prec = 2) {
     char b[64];
     std::snprintf(b, sizeof b, "%.*f", prec, v);
@@ -380,6 +398,7 @@ class BasicTrainer {
     double loss_sum = partial_.loss_sum, correct = partial_.correct;
     Index seen = partial_.seen;
     const Index first = next_batch_;
+    rec.resumed = first > 0;
     const double seconds_before = partial_.seconds;
     partial_ = {};
     const auto t0 = std::chrono::steady_clock::now();
@@ -405,13 +424,17 @@ class BasicTrainer {
       const Index start = bi * set_.batch_size, B = std::min(set_.batch_size, N - start);
       std::vector<Index> idx(order.begin() + start, order.begin() + start + B);
       double loss;
+      auto t_fb = std::chrono::steady_clock::now();
       if (comm->size() > 1) {
         if constexpr (std::is_same_v<Scalar, float>)
           loss = data_parallel_forward_backward(*comm, net_, *train_, idx, exact_reduce, x, y, logits, grad, correct);
         else
           fail_expected("Trainer::fit", "a float network for training on several processes", "another scalar");
       } else {
+        const auto t_data = std::chrono::steady_clock::now();
         make_batch(*train_, idx, x, y);
+        t_fb = std::chrono::steady_clock::now();
+        rec.phases.data += seconds_between(t_data, t_fb);
         loss = net_.forward_backward(x, B, y, grad, nullptr, &logits);
         for (Index b = 0; b < B; ++b) {
           Index arg;
@@ -419,9 +442,12 @@ class BasicTrainer {
           if (arg == y[size_t(b)]) correct += 1;
         }
       }
+      const auto t_update = std::chrono::steady_clock::now();
+      rec.phases.forward_backward += seconds_between(t_fb, t_update);
       check_finite(loss, grad, bi);
       opt_.step(net_.layout(), net_.params(), grad);
       check_params(bi);
+      rec.phases.update += seconds_between(t_update, std::chrono::steady_clock::now());
       loss_sum += loss * double(B);
       seen += B;
       if (progress_bar) {
@@ -563,6 +589,12 @@ class BasicTrainer {
     j << "], \"lags\": [";
     for (size_t l = 0; l < r.lags.size(); ++l) j << (l ? ", " : "") << r.lags[l];
     j << "]";
+    std::snprintf(buf, sizeof buf,
+                  ", \"phases\": {\"data\": %.4f, \"forward_backward\": %.4f, \"update\": %.4f, "
+                  "\"test\": %.4f, \"valid\": %.4f, \"resumed\": %s}",
+                  r.phases.data, r.phases.forward_backward, r.phases.update, r.phases.test, r.phases.valid,
+                  r.resumed ? "true" : "false");
+    j << buf;
     if (!r.skip_kernels.empty()) {
       j << ", \"skip_kernels\": [";
       for (size_t l = 0; l < r.skip_kernels.size(); ++l) {
