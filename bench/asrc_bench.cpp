@@ -88,6 +88,7 @@ struct BenchConfig {
   asrc::AdamMode adam = asrc::AdamMode::adamw;
   double lr = 1e-3, wd = 0.0, lr_skip = 0.1;
   std::string preset;  ///< non-empty: the network is this asrc-train preset's (neuron, readout, ...)
+  std::vector<std::pair<std::string, std::string>> overrides;  ///< asrc-train flags set on the preset
 };
 
 // The Table 1 rows (spec section 7).
@@ -152,6 +153,22 @@ std::vector<BenchConfig> table1() {
     c.lr = z.lr;
     v.push_back(c);
   }
+  // The ScSr-SNN at Table 1's PS-MNIST size, and without its layer skip or its
+  // self-loops: the differences are what those connections cost.
+  for (const char* variant : {"", "-noskip", "-noself"}) {
+    const asrc::RunConfig z = asrc::make_preset("scsr-psmnist");
+    BenchConfig c;
+    c.preset = "scsr-psmnist";
+    c.name = c.preset + variant;
+    if (std::string(variant) == "-noskip") c.overrides = {{"layer-skip", "0"}};
+    if (std::string(variant) == "-noself") c.overrides = {{"self-recurrence", "0"}};
+    c.hidden = z.layers;
+    c.recurrence = asrc::parse_recurrence(z.model);
+    c.batch = z.batch_size;
+    c.adam = asrc::AdamMode::adam;
+    c.lr = z.lr;
+    v.push_back(c);
+  }
   return v;
 }
 
@@ -169,7 +186,11 @@ double g_skip_logits = 0.0;
 asrc::NetworkConfig network_config(const BenchConfig& b, int threads,
                                    asrc::KernelPolicy kernels = asrc::KernelPolicy::automatic) {
   asrc::NetworkConfig nc;
-  if (!b.preset.empty()) nc = asrc::make_preset(b.preset).network_config();
+  if (!b.preset.empty()) {
+    asrc::RunConfig rc = asrc::make_preset(b.preset);
+    for (const auto& [k, v] : b.overrides) rc.set(k, v);
+    nc = rc.network_config();
+  }
   nc.input_size = b.input;
   nc.hidden = b.hidden;
   nc.num_classes = b.classes;
@@ -313,9 +334,12 @@ void set_temperature(asrc::Network<float>& net) {
 double forward_flops_per_sample_step(const BenchConfig& b) {
   double f = 0.0;
   Index in = b.input;
-  for (Index h : b.hidden) {
+  const asrc::NetworkConfig nc = network_config(b, 1);
+  for (size_t l = 0; l < b.hidden.size(); ++l) {
+    const Index h = b.hidden[l];
     f += 2.0 * double(in) * double(h);
     if (b.recurrence != asrc::Recurrence::none) f += 2.0 * double(h) * double(h);
+    for (Index j : nc.extra_inputs_of(l)) f += 2.0 * double(b.hidden[size_t(j)]) * double(h);  // layer skips
     in = h;
   }
   f += 2.0 * double(in) * double(b.classes);
@@ -334,10 +358,12 @@ double backward_dense_flops(const BenchConfig& b) {
   const Index min_lag = b.recurrence == asrc::Recurrence::src ? b.skip : 1;
   double f = 0.0;
   Index in = b.input;
+  const asrc::NetworkConfig nc = network_config(b, 1);
   for (size_t l = 0; l < b.hidden.size(); ++l) {
     const double h = double(b.hidden[l]);
     if (b.recurrence != asrc::Recurrence::none) f += 2.0 * double(b.steps - min_lag) * double(b.batch) * h * h;
     if (l > 0) f += 2.0 * TB * double(in) * h;
+    for (Index j : nc.extra_inputs_of(l)) f += 2.0 * TB * double(b.hidden[size_t(j)]) * h;
     in = b.hidden[l];
   }
   return f;

@@ -3,9 +3,13 @@
 //
 //   a_t  = m (.) (W x_t + sum_k W_k s^k_t + b) feed-forward drive (s^k: the spikes of earlier
 //                                             layers read besides x), dropout mask m per sequence
-//   r_t  = sum_j c_j W_rec s_{t-j}            recurrent drive (layers/recurrence.hpp)
+//   r_t  = sum_j c_j W_rec y_{t-j}            recurrent drive (layers/recurrence.hpp)
+//          + w_s (.) y_{t-1}                  with a diagonal self-recurrence (ScSr-SNN)
 //   s_t  = neuron step(a_t, r_t, state)       neuron/neuron.hpp: LIF (Table 1) sees
 //                                             I_t = a_t + r_t; Zeng et al. gets them apart
+//   y_t  = s_t, or with a PSC filter          the layer's output, which the next layers,
+//          kappa y_{t-1} + c s_t              the recurrences and the readout read
+//                                             (layers/psc.hpp; ScSr-SNN: layers exchange PSCs)
 //
 // The lag coefficients c_j (j = 1..K) are one-hot at lambda for SRC, at 1 for a vanilla
 // RSNN, at j* for ASRC in evaluation, and p = softmax(w / tau) for ASRC in training.
@@ -13,15 +17,16 @@
 // parameter: only its H(H-1) off-diagonal entries are stored and trained.
 //
 // Contract (dlib style), for one chunk of Bc sequences stored time-major:
-//   forward(x)  caches  V (the neuron's membrane cache per step), S (spikes s_t), both
-//               (T*Bc) x H; for a split-input neuron R (r_t) and F (its flags); for ASRC
-//               in training Y_t = s_t W_rec^T. Outputs S. G is not used.
+//   forward(x)  caches  V (the neuron's membrane cache per step), S (outputs y_t), both
+//               (T*Bc) x H; with a PSC filter Sp (the spikes s_t; otherwise S is them);
+//               for a split-input neuron R (r_t) and F (its flags); for ASRC
+//               in training Y_t = y_t W_rec^T. Outputs S. G is not used.
 //   backward()  takes dL/dS in G (written there by the layer above or the readout) and
 //               ASSIGNS G := dL/da (in place, step by step; dL/dI for LIF), and for a
 //               split-input neuron GR := dL/dr; ASSIGNS dL/dx into *grad_input (ADDS when
 //               the caller says other layers read x too); ADDS dL/ds^k into each extra
 //               input's gradient (a layer's output can feed several layers: dlib's rule);
-//               ACCUMULATES into `grad` (flat buffer): dW, db, dW_rec, and into
+//               ACCUMULATES into `grad` (flat buffer): dW, db, dW_rec, dw_s, and into
 //               `grad_coeff` (dL/dc_j), from which the recurrence forms dL/dw for ASRC.
 //               For the ASRC mixture, V is overwritten with dL/dY_t (Y_t = s_t W_rec^T);
 //               S is left as it was.
@@ -36,6 +41,7 @@
 #include "asrc/core/parameters.hpp"
 #include "asrc/core/random.hpp"
 #include "asrc/core/init.hpp"
+#include "asrc/layers/psc.hpp"
 #include "asrc/layers/recurrence.hpp"
 #include "asrc/neuron/neuron.hpp"
 
@@ -53,6 +59,10 @@ struct HiddenLayerConfig {
   /// Further inputs besides the one before it: (source layer, its width). Each has a weight
   /// "<prefix>.from<source>" of its own whose product adds into the feed-forward drive.
   std::vector<std::pair<Index, Index>> extra_inputs;
+  /// A trained weight per neuron feeding its own output y_{t-1} back ("<prefix>.self").
+  bool self_recurrence = false;
+  bool self_init_uniform = false;  ///< its initial values U(0, 1) instead of 0
+  PscConfig psc;                   ///< the output filter (tau_s 0: none, the output is s_t)
   NeuronKind neuron = NeuronKind::lif;
   LifConfig lif;
   ZengConfig zeng;
@@ -63,7 +73,9 @@ template <typename T>
 struct LayerCache {
   Matrix<T> G;  ///< backward: dL/ds_t in (written by the layer above), dL/da_t out
   Matrix<T> V;  ///< forward: the neuron's membrane cache; after backward (ASRC): dL/dY_t
-  Matrix<T> S;  ///< spikes s_t
+  Matrix<T> S;  ///< outputs y_t (spikes s_t without a PSC filter)
+  Matrix<T> Sp;  ///< with a PSC filter: the spikes s_t
+  Matrix<T> E;   ///< with a PSC filter, backward: the filter's carry e_t (Bc x H)
   Matrix<T> R;  ///< split-input neuron: recurrent drive r_t
   Matrix<T> GR;  ///< split-input neuron, backward: dL/dr_t
   Matrix<T> F;  ///< neuron flags per step (kFlags)
@@ -127,6 +139,8 @@ class SpikingLayer {
     for (const auto& [src, width] : cfg.extra_inputs)
       extra_.push_back(layout.add(prefix + ".from" + std::to_string(src), cfg.size, width, ParamGroup::weights));
     extraWT_.resize(extra_.size());
+    cfg.psc.validate();
+    if (cfg.self_recurrence) self_ = layout.add(prefix + ".self", 1, cfg.size, ParamGroup::weights);
     visit_neuron<T>(cfg_, [&](auto neuron, const auto& ncfg) {
       decltype(neuron)::declare(ncfg, layout, prefix, cfg.size, neuron_);
     });
@@ -141,6 +155,11 @@ class SpikingLayer {
   Index recurrent_entry() const { return recurrent_; }
   Index skip_entry() const { return skip_; }
   const std::vector<Index>& extra_entries() const { return extra_; }
+  Index self_entry() const { return self_; }
+  /// Whether the output is 0/1 spikes (no PSC filter, a binary spike function).
+  bool binary_output() const { return !cfg_.psc.enabled() && binary_spikes(cfg_); }
+  /// The spikes s_t of a forward pass (not the PSCs).
+  const Matrix<T>& spikes(const LayerCache<T>& c) const { return cfg_.psc.enabled() ? c.Sp : c.S; }
   /// The neuron's trained parameters (neuron/neuron.hpp), in the order it declared them.
   const std::vector<Index>& neuron_entries() const { return neuron_; }
 
@@ -177,6 +196,10 @@ class SpikingLayer {
     for (Index e : extra_) {  // like W, with its own fan-in
       auto We = view(params, layout.entry(e));
       draw_linear(We, rng, scheme);
+    }
+    if (self_ >= 0) {
+      auto ws = view(params, layout.entry(self_));
+      for (Index j = 0; j < H; ++j) ws(0, j) = cfg_.self_init_uniform ? static_cast<T>(rng.uniform(0.0, 1.0)) : T(0);
     }
     std::vector<T*> np;
     for (Index e : neuron_) np.push_back(params.data() + layout.entry(e).offset);
@@ -234,10 +257,11 @@ class SpikingLayer {
   }
 
   /// One step of streaming inference (evaluation semantics, single lag): `a` gets the
-  /// neuron's membrane cache, `r` is scratch; `history` gives the spike block s_{t-lag} or
-  /// nullptr when t < lag; `state` (zero at the first step), `flags` and `s` as in
-  /// forward(). Uses the same kernels, in the same order, as forward() in evaluation, so
-  /// the results are identical.
+  /// neuron's membrane cache, `r` is scratch; `history` gives the output block y_{t-lag} or
+  /// nullptr when t < lag; `state` (stream_state(): zero at the first step; with a PSC
+  /// filter or a self-recurrence its last matrix keeps y_{t-1}), `flags` and `s` (the
+  /// output y_t) as in forward(). Uses the same kernels, in the same order, as forward()
+  /// in evaluation, so the results are identical.
   template <typename XDerived, typename SDerived>
   void stream_step(const ParamLayout& layout, const Vector<T>& params,
                    const Eigen::MatrixBase<XDerived>& x, const Matrix<T>* history,
@@ -254,24 +278,32 @@ class SpikingLayer {
       for (int k = 0; k < N::kStates; ++k) st[k] = state[size_t(k)].data();
       const auto pv = neuron_values(layout, params);
       const NeuronParams<T> np{pv.data(), nullptr, H};
+      const T* ws = self_ >= 0 ? params.data() + layout.entry(self_).offset : nullptr;
+      T* yprev = (ws || cfg_.psc.enabled()) ? state.back().data() : nullptr;
+      T* y = s.derived().data();
       if constexpr (N::kSplitInput) {
-        const bool rec = recurrent_ >= 0;
+        const bool rec = recurrent_ >= 0 || ws;
         if (rec) {
           r.setZero(B, H);
           if (history) project_rows<T>(*history, WrecT_, nullptr, r, true);
+          if (ws) add_self(ws, yprev, r.data(), B, H);
         }
         flags.resize(B, H);
-        N::forward(ncfg, a.data(), rec ? r.data() : nullptr, st, flags.data(), s.derived().data(), B * H, np);
+        N::forward(ncfg, a.data(), rec ? r.data() : nullptr, st, flags.data(), y, B * H, np);
       } else {
         if (history) project_rows<T>(*history, WrecT_, nullptr, a, true);
-        N::forward(ncfg, a.data(), st, s.derived().data(), B * H, np);
+        if (ws) add_self(ws, yprev, a.data(), B, H);
+        N::forward(ncfg, a.data(), st, y, B * H, np);
       }
+      if (cfg_.psc.enabled()) psc_step<T>(cfg_.psc, yprev, y, y, B * H);  // spikes -> PSC, in place
+      if (yprev) std::copy(y, y + B * H, yprev);
     });
   }
   /// The neuron's carried state for a stream of `batch` sequences (all zero).
   std::vector<Matrix<T>> stream_state(Index batch) const {
     int k = 0;
     visit_neuron<T>(cfg_, [&](auto neuron, const auto&) { k = decltype(neuron)::kStates; });
+    if (self_ >= 0 || cfg_.psc.enabled()) ++k;  // y_{t-1}
     return std::vector<Matrix<T>>(size_t(k), Matrix<T>::Zero(batch, cfg_.size));
   }
 
@@ -312,6 +344,13 @@ class SpikingLayer {
     return v;
   }
 
+  /// r (+)= w_s (.) y over Bc rows of H: the diagonal self-recurrence (and, with r and y
+  /// swapped, its backward dL/dy_{t-1} += w_s (.) dL/dr_t).
+  static void add_self(const T* __restrict ws, const T* __restrict y, T* __restrict r, Index Bc, Index H) {
+    for (Index b = 0; b < Bc; ++b)
+      for (Index h = 0; h < H; ++h) r[b * H + h] += ws[h] * y[b * H + h];
+  }
+
   /// W_rec as the kernels read it: the parameter itself, or its expanded copy without self
   /// connections (prepare()).
   ConstMatrixMap<T> recurrent_view(const ParamLayout& layout, const Vector<T>& params) const {
@@ -331,6 +370,8 @@ class SpikingLayer {
 
     c.V.resize(steps * Bc, H);
     c.S.resize(steps * Bc, H);
+    const bool psc = cfg_.psc.enabled();
+    if (psc) c.Sp.resize(steps * Bc, H);
     c.state.resize(size_t(N::kStates));
     T* st[N::kStates];
     for (int k = 0; k < N::kStates; ++k) {
@@ -346,7 +387,9 @@ class SpikingLayer {
     // that sums them; into R of its own for one that keeps them apart.
     constexpr bool split = N::kSplitInput;
     Matrix<T>& Rm = split ? c.R : c.V;
-    if (split && K > 0) c.R.setZero(steps * Bc, H);
+    const bool has_r = K > 0 || self_ >= 0;  // a recurrent drive of any kind
+    if (split && has_r) c.R.setZero(steps * Bc, H);
+    const T* ws = self_ >= 0 ? params.data() + layout.entry(self_).offset : nullptr;
     // ASRC in training keeps Y_t = s_t W_rec^T of every step: the forward mixes the last
     // K of them, and backward needs all of them for dL/dc_j.
     if (mixture) c.Y.resize(steps * Bc, H);
@@ -408,12 +451,15 @@ class SpikingLayer {
             if (lags.empty()) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, rt, t - t0);
             else mix_steps_nonzero(c.Y.data(), Bc * H, t, -1, steps, coeff, lags, rt, t - t0);
           }
+          if (ws && t > 0) add_self(ws, c.S.data() + (t - 1) * Bc * H, rt, Bc, H);
           T* v = c.V.data() + t * Bc * H;
-          T* s = c.S.data() + t * Bc * H;
+          T* y = c.S.data() + t * Bc * H;
+          T* s = psc ? c.Sp.data() + t * Bc * H : y;
           if constexpr (split)
-            N::forward(ncfg, v, K > 0 ? rt : nullptr, st, c.F.data() + t * Bc * H, s, Bc * H, np);
+            N::forward(ncfg, v, has_r ? rt : nullptr, st, c.F.data() + t * Bc * H, s, Bc * H, np);
           else
             N::forward(ncfg, v, st, s, Bc * H, np);
+          if (psc) psc_step<T>(cfg_.psc, t > 0 ? y - Bc * H : nullptr, s, y, Bc * H);
           if (mixture) {
             auto Y = c.Y.middleRows(t * Bc, Bc);
             add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y, false);
@@ -452,8 +498,13 @@ class SpikingLayer {
     }
     // dL/dr_t, the gradient the recurrence reads: dL/dI_t itself for a summing neuron.
     constexpr bool split = N::kSplitInput;
-    if (split && K > 0) c.GR.resize(steps * Bc, H);
+    const bool has_r = K > 0 || self_ >= 0;
+    if (split && has_r) c.GR.resize(steps * Bc, H);
     const Matrix<T>& GR = split ? c.GR : c.G;
+    const T* ws = self_ >= 0 ? params.data() + layout.entry(self_).offset : nullptr;
+    const bool psc = cfg_.psc.enabled();
+    if (psc) c.E.setZero(Bc, H);
+    const Matrix<T>& Sp = spikes(c);
 
     const Index single = single_lag(coeff);  // SRC, vanilla, ASRC in evaluation
     const bool mixture = K > 0 && single == 0;
@@ -489,7 +540,7 @@ class SpikingLayer {
       for (Index t = t1; t >= t_first; --t) {
         auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/da_t
         auto V = c.V.middleRows(t * Bc, Bc);
-        const T* S = c.S.data() + t * N_;
+        const T* S = Sp.data() + t * N_;
         MatrixMap<T> gy(mixture ? c.gy.data() + (t - t_first) * N_ : nullptr, Bc, H);
         if (mixture) {
           // dL/dY_t: add the terms from inside the block (lags 1 .. t1 - t); rows of
@@ -498,9 +549,12 @@ class SpikingLayer {
           else mix_steps_nonzero(GR.data(), N_, t, +1, steps, coeff, lags, gy.data(), t1 - t);
           if (t + 1 < steps) gS.noalias() += gy * Wrec;
         }
+        // dL/dy_t += w_s (.) dL/dr_{t+1}; then through the PSC filter to dL/ds_t.
+        if (ws && t + 1 < steps) add_self(ws, GR.data() + (t + 1) * N_, gS.data(), Bc, H);
+        if (psc) psc_step_backward<T>(cfg_.psc, c.E.data(), gS.data(), N_);
         // dL/da_t (and dL/dr_t) from dL/ds_t (gS) and the neuron's carries, one fused pass.
         if constexpr (split)
-          N::backward(ncfg, V.data(), c.F.data() + t * N_, S, gS.data(), K > 0 ? c.GR.data() + t * N_ : nullptr,
+          N::backward(ncfg, V.data(), c.F.data() + t * N_, S, gS.data(), has_r ? c.GR.data() + t * N_ : nullptr,
                       st, gsum, N_, np);
         else
           N::backward(ncfg, V.data(), S, gS.data(), st, gsum, N_, np);
@@ -508,6 +562,15 @@ class SpikingLayer {
       }
     }
     if (mixture && skip_ >= 0) lag_gradient(c, GR, steps, N_, K, grad_coeff);
+    if (ws) {  // dL/dw_s = sum over steps t >= 1 and sequences of dL/dr_t (.) y_{t-1}
+      T* gws = grad.data() + layout.entry(self_).offset;
+      for (Index t = 1; t < steps; ++t) {
+        const T* gr = GR.data() + t * N_;
+        const T* y = c.S.data() + (t - 1) * N_;
+        for (Index b = 0; b < Bc; ++b)
+          for (Index h = 0; h < H; ++h) gws[h] += gr[b * H + h] * y[b * H + h];
+      }
+    }
 
     if (K > 0) {
       // dW_rec = sum_t dL/dY_t^T s_t: one product over all rows (for 0/1 spikes, the
@@ -703,7 +766,7 @@ class SpikingLayer {
   }
 
   HiddenLayerConfig cfg_;
-  Index weight_ = -1, bias_ = -1, recurrent_ = -1, skip_ = -1;
+  Index weight_ = -1, bias_ = -1, recurrent_ = -1, skip_ = -1, self_ = -1;
   bool own_skip_ = false;
   std::vector<Index> extra_, neuron_;
   Matrix<T> WT_, WrecT_, Wrec_;

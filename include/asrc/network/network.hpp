@@ -1,6 +1,8 @@
 #pragma once
 // A recurrent spiking network: L hidden layers (layers/spiking_layer.hpp) and a readout
 // summed over time (layers/readout.hpp), trained with full BPTT (spec sections 3-4).
+// With the spiking readout (ScSr-SNN) the last layer is a spiking output layer, one
+// neuron per class ("output"), built like a hidden layer without recurrence or dropout.
 //
 // Threads: the batch is split into fixed chunks of `chunk_size` sequences. Each chunk
 // runs forward and backward on its own, into its own gradient buffer; the chunk
@@ -51,6 +53,17 @@ struct NetworkConfig {
   ZengConfig zeng;
   ReadoutKind readout = ReadoutKind::sum;
   double tau_p = 1.0;         ///< leaky-last readout: output current time constant
+  /// The training loss (readout.hpp); spike_train needs the spiking readout. Evaluation
+  /// reports the cross-entropy of the logits for every loss.
+  LossKind loss = LossKind::cross_entropy;
+  /// ScSr-SNN: the PSC filter on every layer's output (tau_s 0: none) and, with
+  /// input_psc, on the data before the first layer (layers/psc.hpp).
+  PscConfig psc;
+  bool input_psc = false;
+  /// ScSr-SNN: a trained weight per hidden neuron feeding its own output back one step
+  /// later ("hidden<l>.self"), initially 0 (or U(0, 1) with self_init_uniform).
+  bool self_recurrence = false;
+  bool self_init_uniform = false;
   InitScheme init = InitScheme::uniform;
   std::uint64_t seed = 0;     ///< initialisation seed
   Index chunk_size = 16;      ///< sequences per work item (fixes the reduction order)
@@ -77,8 +90,13 @@ struct NetworkConfig {
             dropout);
     require(chunk_size >= 1, "NetworkConfig::validate", "chunk_size >= 1", chunk_size);
     require(threads >= 0, "NetworkConfig::validate", "threads >= 0", threads);
-    require(readout == ReadoutKind::sum || (tau_p > 0 && std::isfinite(tau_p)), "NetworkConfig::validate",
+    require(readout != ReadoutKind::leaky_last || (tau_p > 0 && std::isfinite(tau_p)), "NetworkConfig::validate",
             "a finite tau_p > 0 for the leaky readout", tau_p);
+    psc.validate();
+    require(loss == LossKind::cross_entropy || readout == ReadoutKind::spiking, "NetworkConfig::validate",
+            "the spiking readout for the spike-train loss", to_string(readout));
+    require(!input_psc || psc.enabled(), "NetworkConfig::validate", "a PSC filter (tau_s > 0) for the input filter",
+            psc.tau_s);
     validate_neuron(*this);
     require(extra_inputs.size() <= hidden.size(), "NetworkConfig::validate",
             str_cat("extra_inputs for at most the ", hidden.size(), " hidden layers"), extra_inputs.size());
@@ -96,6 +114,8 @@ struct NetworkConfig {
   }
 
   Index lag() const { return max_lag(recurrence, skip); }
+  /// Layers of spiking neurons: the hidden ones, and the output layer of the spiking readout.
+  size_t spiking_layers() const { return hidden.size() + (readout == ReadoutKind::spiking ? 1 : 0); }
 };
 
 /// One rank's share of a global batch in data-parallel training (parallel/data_parallel.hpp):
@@ -117,7 +137,8 @@ struct StreamState {
   Index steps = 0;  ///< steps fed so far
   std::vector<std::vector<Matrix<T>>> state;  ///< per layer, the neuron's B x H states
   std::vector<std::vector<Matrix<T>>> ring;   ///< per layer, K blocks of B x H
-  std::vector<Matrix<T>> spikes;              ///< per layer, the current step's spikes
+  std::vector<Matrix<T>> spikes;              ///< per layer, the current step's outputs
+  Matrix<T> input;                            ///< with the input filter: the filtered x_t
   Matrix<T> counts;                           ///< B x H_L: spike counts or output current
   Matrix<T> scratch, scratch_r, flags;
 };
@@ -162,7 +183,7 @@ class Network {
   explicit Network(const NetworkConfig& cfg) : cfg_(cfg), dropout_rng_(cfg.seed ^ 0xd1b54a32d192ed03ULL) {
     cfg_.validate();
     build(cfg_, layout_, layers_, readout_);
-    extra_read_.assign(cfg_.hidden.size(), false);
+    extra_read_.assign(layers_.size(), false);
     for (size_t l = 0; l < cfg_.extra_inputs.size(); ++l)
       for (Index j : cfg_.extra_inputs[l]) extra_read_[size_t(j)] = true;
     // The parameters and the kernels' transposed copies of the weights.
@@ -222,6 +243,7 @@ class Network {
   std::vector<T> lag_coefficients(size_t l) const {
     const auto& layer = layers_[l];
     const Index K = layer.lag_count();
+    if (K == 0) return {};
     const T* w = cfg_.recurrence == Recurrence::asrc ? params_.data() + layout_.entry(layer.skip_entry()).offset
                                                       : nullptr;
     return asrc::lag_coefficients<T>(cfg_.recurrence, K, w, training_, tau_);
@@ -316,6 +338,12 @@ class Network {
     prepare(st.steps == 0);  // a stream's weights are read at its first step
     const FlushDenormals flush(cfg_.flush_denormals);  // as in forward(): identical results
     const Matrix<T>* in = nullptr;
+    const bool filter = cfg_.input_psc;
+    if (filter) {  // as run() filters a batch: the first step has no predecessor
+      const Matrix<T> x = xt;
+      if (st.steps == 0) st.input.resize(st.batch, cfg_.input_size);
+      psc_step<T>(cfg_.psc, st.steps > 0 ? st.input.data() : nullptr, x.data(), st.input.data(), x.size());
+    }
     for (size_t l = 0; l < layers_.size(); ++l) {
       auto& ring = st.ring[l];
       const Index K = static_cast<Index>(ring.size());
@@ -323,7 +351,10 @@ class Network {
       const Matrix<T>* history = (K > 0 && st.steps >= K) ? slot : nullptr;
       std::vector<const Matrix<T>*> extra;
       for (Index j : cfg_.extra_inputs_of(l)) extra.push_back(&st.spikes[size_t(j)]);
-      if (l == 0)
+      if (l == 0 && filter)
+        layers_[l].stream_step(layout_, params_, st.input, history, st.scratch, st.scratch_r, st.state[l], st.flags,
+                               st.spikes[l], extra);
+      else if (l == 0)
         layers_[l].stream_step(layout_, params_, xt, history, st.scratch, st.scratch_r, st.state[l], st.flags,
                                st.spikes[l], extra);
       else
@@ -359,20 +390,26 @@ class Network {
     if (cfg.recurrence == Recurrence::asrc && cfg.network_wise)
       shared_skip = layout.add("skip_logits", 1, cfg.skip, ParamGroup::skip);
     Index in = cfg.input_size;
-    for (size_t l = 0; l < cfg.hidden.size(); ++l) {
+    for (size_t l = 0; l < cfg.spiking_layers(); ++l) {
+      const bool output = l == cfg.hidden.size();  // the spiking readout's layer
       HiddenLayerConfig hc;
       hc.input_size = in;
-      hc.size = cfg.hidden[l];
+      hc.size = output ? cfg.num_classes : cfg.hidden[l];
       hc.bias = cfg.bias && cfg.hidden_bias;
-      hc.recurrence = cfg.recurrence;
+      hc.recurrence = output ? Recurrence::none : cfg.recurrence;
       hc.skip = cfg.skip;
-      hc.dropout = cfg.dropout;
+      hc.dropout = output ? 0.0 : cfg.dropout;
       hc.self_connections = cfg.self_connections;
-      for (Index j : cfg.extra_inputs_of(l)) hc.extra_inputs.emplace_back(j, cfg.hidden[size_t(j)]);
+      if (!output)
+        for (Index j : cfg.extra_inputs_of(l)) hc.extra_inputs.emplace_back(j, cfg.hidden[size_t(j)]);
+      hc.self_recurrence = cfg.self_recurrence && !output;
+      hc.self_init_uniform = cfg.self_init_uniform;
+      hc.psc = cfg.psc;
       hc.neuron = cfg.neuron;
       hc.lif = cfg.lif;
       hc.zeng = cfg.zeng;
-      layers.emplace_back(hc, layout, "hidden" + std::to_string(l), shared_skip);
+      layers.emplace_back(hc, layout, output ? std::string("output") : "hidden" + std::to_string(l),
+                          output ? -1 : shared_skip);
       in = hc.size;
     }
     readout = std::make_unique<Readout<T>>(in, cfg.num_classes, cfg.bias, layout, cfg.readout, cfg.tau_p);
@@ -381,7 +418,7 @@ class Network {
   struct Workspace {
     Matrix<T> x;
     std::vector<LayerCache<T>> layers;
-    Matrix<T> counts, logits, glogits, gx;
+    Matrix<T> counts, logits, glogits, gx, e;
   };
 
   /// The spikes of layer l's extra inputs in a chunk's workspace.
@@ -406,7 +443,7 @@ class Network {
     std::vector<Matrix<T>> masks;
     if (!training_ || cfg_.dropout <= 0.0) return masks;
     const T keep_scale = T(1.0 / (1.0 - cfg_.dropout));
-    for (size_t l = 0; l < layers_.size(); ++l) {
+    for (size_t l = 0; l < cfg_.hidden.size(); ++l) {  // not the spiking readout's layer
       Matrix<T> m(batch, layers_[l].size());
       for (Index i = 0; i < m.size(); ++i)
         m.data()[i] = dropout_rng_.uniform01() < cfg_.dropout ? T(0) : keep_scale;
@@ -419,7 +456,6 @@ class Network {
     KernelChoice kc;
     kc.skip_zero_lags = cfg_.skip_zero_lags;
     if (cfg_.kernels == KernelPolicy::dense) return kc;
-    const bool binary = binary_spikes(cfg_);
     if (!training_) {
       kc.sparse_input = true;  // row kernel: exact equality with streaming
       kc.sparse_recurrent = true;
@@ -428,8 +464,9 @@ class Network {
     // Layer 0 reads the data: its row kernel wins when most inputs are 0 (SSC/SHD spike
     // counts, about 10% non-zero), not for dense features (GSC log-mel). asrc-bench
     // measures both paths; the threshold is where they cross on this machine.
-    kc.sparse_input = l > 0 ? binary : input_density_ < kSparseInputDensity;
-    kc.sparse_recurrent = binary;
+    // (The input filter makes the data dense and real-valued: no row kernel then.)
+    kc.sparse_input = l > 0 ? layers_[l - 1].binary_output() : !cfg_.input_psc && input_density_ < kSparseInputDensity;
+    kc.sparse_recurrent = layers_[l].binary_output();  // its own outputs; extra inputs alike
     return kc;
   }
 
@@ -465,7 +502,6 @@ class Network {
     std::vector<std::vector<T>> coeff(L);
     for (size_t l = 0; l < L; ++l) coeff[l] = lag_coefficients(l);
 
-    const bool use_dropout = training_ && cfg_.dropout > 0.0;
     const std::vector<Matrix<T>> masks = draw_masks(global);
 
     const Index C = cfg_.chunk_size;
@@ -490,27 +526,33 @@ class Network {
         w.layers.resize(L);
         w.x.resize(steps * Bc, cfg_.input_size);
         for (Index t = 0; t < steps; ++t) w.x.middleRows(t * Bc, Bc) = x.middleRows(t * batch + b0, Bc);
+        if (cfg_.input_psc) psc_filter_in_place(cfg_.psc, w.x, Bc);
         std::vector<Matrix<T>> chunk_masks;
-        for (size_t l = 0; l < L && use_dropout; ++l)
-          chunk_masks.push_back(masks[l].middleRows(first + b0, Bc));
+        for (size_t l = 0; l < masks.size(); ++l) chunk_masks.push_back(masks[l].middleRows(first + b0, Bc));
 
         for (size_t l = 0; l < L; ++l) {
           const Matrix<T>& in = l == 0 ? w.x : w.layers[l - 1].S;
-          layers_[l].forward(layout_, params_, in, Bc, use_dropout ? &chunk_masks[l] : nullptr,
+          layers_[l].forward(layout_, params_, in, Bc, l < chunk_masks.size() ? &chunk_masks[l] : nullptr,
                              coeff[l], kernel_choice(l), w.layers[l], extra_of(w, l));
-          chunk_spikes_[size_t(ci) * L + l] = static_cast<double>(w.layers[l].S.sum());
-          if (obs) obs->forward_layer(l, ci, b0, Bc, w.layers[l].V, w.layers[l].S);
+          const Matrix<T>& spikes = layers_[l].spikes(w.layers[l]);
+          chunk_spikes_[size_t(ci) * L + l] = static_cast<double>(spikes.sum());
+          if (obs) obs->forward_layer(l, ci, b0, Bc, w.layers[l].V, spikes);
         }
         readout_->features(w.layers.back().S, Bc, w.counts);
         readout_->logits(layout_, params_, w.counts, steps, !training_ && cfg_.kernels != KernelPolicy::dense, w.logits);
         if (logits_out) logits_out->middleRows(b0, Bc) = w.logits;
         if (!chunk_grads) continue;
 
-        chunk_loss_[size_t(ci)] = softmax_cross_entropy(w.logits, labels + b0, global, &w.glogits);
         Vector<T>& g = chunk_grad_[size_t(ci)];
         g.setZero(layout_.size());
         std::vector<std::vector<T>> gcoeff(L);
-        readout_->backward(layout_, params_, w.counts, w.glogits, steps, g, w.layers.back().G);
+        if (cfg_.loss == LossKind::spike_train) {
+          chunk_loss_[size_t(ci)] =
+              spike_train_loss(w.layers.back().S, Bc, labels + b0, global, cfg_.psc, w.layers.back().G);
+        } else {
+          chunk_loss_[size_t(ci)] = softmax_cross_entropy(w.logits, labels + b0, global, &w.glogits);
+          readout_->backward(layout_, params_, w.counts, w.glogits, steps, g, w.layers.back().G);
+        }
         if (obs) obs->top_gradient(ci, Bc, w.layers.back().G);
         // A layer that other layers read besides the next one gets its dL/ds added by
         // each reader, so it starts at zero; one read by the next layer alone is assigned.
@@ -522,12 +564,13 @@ class Network {
           Matrix<T>* gin = l > 0 ? &w.layers[l - 1].G : (grad_input ? &w.gx : nullptr);
           std::vector<Matrix<T>*> extra_grad;
           for (Index j : cfg_.extra_inputs_of(l)) extra_grad.push_back(&w.layers[size_t(j)].G);
-          layers_[l].backward(layout_, params_, in, Bc, use_dropout ? &chunk_masks[l] : nullptr,
+          layers_[l].backward(layout_, params_, in, Bc, l < chunk_masks.size() ? &chunk_masks[l] : nullptr,
                               coeff[l], kernel_choice(l), w.layers[l], g, gin, gcoeff[l], extra_of(w, l), extra_grad,
                               l > 0 && extra_read_[l - 1]);
           if (obs) obs->backward_layer(l, ci, b0, Bc, w.layers[l].G);
         }
         add_skip_grad(coeff, gcoeff, g);
+        if (grad_input && cfg_.input_psc) psc_filter_backward_in_place(cfg_.psc, w.gx, Bc, w.e);
         if (grad_input)
           for (Index t = 0; t < steps; ++t)
             grad_input->middleRows(t * batch + b0, Bc) = w.gx.middleRows(t * Bc, Bc);
@@ -561,7 +604,8 @@ class Network {
                      const std::vector<std::vector<T>>& gcoeff, Vector<T>& g) const {
     if (cfg_.recurrence != Recurrence::asrc || !training_) return;
     for (size_t l = 0; l < layers_.size(); ++l)
-      skip_softmax_backward(coeff[l], gcoeff[l], tau_, g.data() + layout_.entry(layers_[l].skip_entry()).offset);
+      if (layers_[l].skip_entry() >= 0)
+        skip_softmax_backward(coeff[l], gcoeff[l], tau_, g.data() + layout_.entry(layers_[l].skip_entry()).offset);
   }
 
   NetworkConfig cfg_;

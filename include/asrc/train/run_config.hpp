@@ -40,7 +40,7 @@ inline std::string shortest_number(double v) {
 
 struct RunConfig {
   std::string preset;                      ///< name of the preset it started from
-  std::string task = "smnist";             ///< smnist | psmnist | ssc | shd | gsc
+  std::string task = "smnist";             ///< smnist | psmnist | ssc | shd | gsc (| the ScSr sets, count only)
   std::string model = "ASRC";              ///< SRC | ASRC | RSNN | FF
   std::vector<Index> layers = {64, 128, 128};
   Index skip = 41;                         ///< lambda (SRC) or T_lambda (ASRC)
@@ -74,9 +74,16 @@ struct RunConfig {
   Index t_ref = 1;
   bool paper_form = false;
   bool self_connections = true;
-  std::string readout = "sum";             ///< sum | leaky-last
+  std::string readout = "sum";             ///< sum | leaky-last | spiking
   double tau_p = 1.0;
-  std::string init = "uniform";            ///< uniform | normal
+  std::string loss = "ce";                 ///< ce | spike-train
+  double tau_s = 0.0;                      ///< ScSr-SNN: PSC filter on every layer's output (0: none)
+  bool psc_unnormalised = false;
+  bool input_psc = false;
+  bool self_recurrence = false;
+  std::string self_init = "zero";          ///< zero | uniform
+  Index layer_skip = 0;                    ///< layer l also reads layer l - layer_skip (0: none)
+  std::string init = "uniform";            ///< uniform | normal | kaiming
   double de_tau = 0.96;                    ///< ASRC temperature decay per epoch
   bool network_wise = false;
   std::string dataset_dir = "data";
@@ -99,8 +106,9 @@ struct RunConfig {
 
   void validate() const {
     const std::string w = "RunConfig::validate";
-    require(task == "smnist" || task == "psmnist" || task == "ssc" || task == "shd" || task == "gsc",
-            w, "--task smnist|psmnist|ssc|shd|gsc", task);
+    require(task == "smnist" || task == "psmnist" || task == "ssc" || task == "shd" || task == "gsc" ||
+                task == "ti46-digits" || task == "ti46-alpha" || task == "ntidigits",
+            w, "--task smnist|psmnist|ssc|shd|gsc|ti46-digits|ti46-alpha|ntidigits", task);
     parse_recurrence(model);
     require(!layers.empty(), w, "--layers with at least one width", "none");
     for (Index h : layers) require(h > 0, w, "--layers widths > 0", h);
@@ -122,7 +130,10 @@ struct RunConfig {
     parse_surrogate(sg);
     require(vmax >= 0, w, "--vmax >= 0 (0: no clip)", vmax);
     parse_readout(readout);
-    require(init == "uniform" || init == "normal", w, "--init uniform|normal", init);
+    parse_loss(loss);
+    require(init == "uniform" || init == "normal" || init == "kaiming", w, "--init uniform|normal|kaiming", init);
+    require(self_init == "zero" || self_init == "uniform", w, "--self-init zero|uniform", self_init);
+    require(layer_skip == 0 || layer_skip >= 2, w, "--layer-skip 0 (none) or >= 2", layer_skip);
     require(de_tau > 0 && de_tau <= 1, w, "--de-tau in (0, 1]", de_tau);
     require(threads >= 0, w, "--threads >= 0", threads);
     require(n_bins >= 1 && 700 % n_bins == 0, w, "--n-bins dividing 700", n_bins);
@@ -137,12 +148,16 @@ struct RunConfig {
   Index input_size() const {
     if (task == "ssc" || task == "shd") return 700 / n_bins;
     if (task == "gsc") return 40;
+    if (task == "ti46-digits" || task == "ti46-alpha") return 78;  // Lyon ear channels
+    if (task == "ntidigits") return 64;                             // cochlea channels
     return 1;
   }
   Index num_classes() const {
     if (task == "ssc") return 35;
     if (task == "shd") return 20;
     if (task == "gsc") return 12;
+    if (task == "ti46-alpha") return 26;
+    if (task == "ntidigits") return 11;
     return 10;
   }
 
@@ -176,7 +191,17 @@ struct RunConfig {
     c.zeng.paper_form = paper_form;
     c.readout = parse_readout(readout);
     c.tau_p = tau_p;
-    c.init = init == "normal" ? InitScheme::normal : InitScheme::uniform;
+    c.loss = parse_loss(loss);
+    c.psc.tau_s = tau_s;
+    c.psc.unnormalised = psc_unnormalised;
+    c.input_psc = input_psc;
+    c.self_recurrence = self_recurrence;
+    c.self_init_uniform = self_init == "uniform";
+    if (layer_skip > 0) {
+      c.extra_inputs.resize(layers.size());
+      for (size_t l = size_t(layer_skip); l < layers.size(); ++l) c.extra_inputs[l] = {Index(l) - layer_skip};
+    }
+    c.init = init == "normal" ? InitScheme::normal : init == "kaiming" ? InitScheme::kaiming : InitScheme::uniform;
     c.seed = seed;
     c.threads = threads;
     c.chunk_size = chunk_size;
@@ -256,7 +281,7 @@ inline const std::vector<FlagSpec>& run_flags() {
   using C = RunConfig;
   static const std::vector<FlagSpec> flags = {
       text("preset", "NAME", "start from a preset (Table 1 rows, Zeng et al.); later flags override it", &C::preset),
-      text("task", "smnist|psmnist|ssc|shd|gsc", "dataset and its preprocessing", &C::task),
+      text("task", "smnist|psmnist|ssc|shd|gsc|ti46-digits|ti46-alpha|ntidigits", "dataset and its preprocessing (ti46-*: sizes for --count-params only, no reader; ntidigits: n-tidigits.hdf5, needs HDF5)", &C::task),
       text("model-version", "SRC|ASRC|RSNN|FF", "recurrence: skip, adaptive skip, vanilla, none", &C::model),
       {"layers", "W1,W2,...", "hidden layer widths",
        [](const C& c) {
@@ -310,9 +335,16 @@ inline const std::vector<FlagSpec>& run_flags() {
       integer("t-ref", "N", "zeng: refractory steps after a spike", &C::t_ref),
       boolean("paper-form", "", "zeng: spike from this step's membrane (paper) instead of the last (code)", &C::paper_form),
       boolean("self-connections", "true|false", "W_rec diagonal (false: zero and untrained, Zeng et al.)", &C::self_connections),
-      text("readout", "sum|leaky-last", "readout: spike counts over time, or a leaky output current read at the last step", &C::readout),
+      text("readout", "sum|leaky-last|spiking", "readout: spike counts over time, a leaky output current read at the last step, or an output layer of spiking neurons whose outputs are summed (ScSr-SNN)", &C::readout),
       real("tau-p", "X", "leaky-last readout: output current time constant", &C::tau_p),
-      text("init", "uniform|normal", "initialisation: torch's uniform (Table 1) or Gaussian (Zeng et al.)", &C::init),
+      text("loss", "ce|spike-train", "training loss: cross-entropy of the logits, or (spiking readout) the ScSr-SNN's distance of the output PSCs to a spike every second step for the label, none for the others; the logged test loss is the cross-entropy", &C::loss),
+      real("tau-s", "X", "PSC filter on every layer's output, time constant in steps (ScSr-SNN; 0: none, layers exchange spikes)", &C::tau_s),
+      boolean("psc-unnormalised", "", "PSC filter gain 1 (the paper's Eq. 6) instead of 1/tau_s", &C::psc_unnormalised),
+      boolean("input-psc", "", "the PSC filter also on the data before the first layer", &C::input_psc),
+      boolean("self-recurrence", "", "a trained weight per hidden neuron feeding its own output back one step later (ScSr-SNN)", &C::self_recurrence),
+      text("self-init", "zero|uniform", "initial self-recurrent weights: 0, or U(0, 1)", &C::self_init),
+      integer("layer-skip", "N", "hidden layer l also reads layer l - N through a weight of its own (ScSr-SNN: 2; 0: none)", &C::layer_skip),
+      text("init", "uniform|normal|kaiming", "initialisation: torch's uniform (Table 1), Gaussian (Zeng et al.) or Kaiming normal (ScSr-SNN)", &C::init),
       real("de-tau", "X", "ASRC temperature decay per epoch (tau = de_tau^epoch)", &C::de_tau),
       boolean("network-wise", "", "ASRC: one lag kernel shared by all layers", &C::network_wise),
       text("dataset-dir", "DIR", "where the dataset files are (see README)", &C::dataset_dir),
@@ -390,11 +422,14 @@ inline std::vector<std::pair<std::string, std::string>> split_command_line(
 
 /// The Table 1 rows (spec section 7), plus SHD set up like SSC.
 /// Zeng et al.'s S-MNIST settings 1-7 (their Table 3) as zeng-smnist-1 .. zeng-smnist-7.
+/// The ScSr-SNN (SrSc-BIP) at Table 1's sizes, and at its paper's sizes for its data sets.
 inline std::vector<std::string> preset_names() {
   return {"smnist-src",    "smnist-src-212", "smnist-asrc",   "psmnist-src",   "psmnist-src-212",
           "psmnist-asrc",  "psmnist-asrc-212", "ssc-src",     "ssc-asrc",      "gsc-src",
           "gsc-asrc",      "shd-src",        "shd-asrc",      "zeng-smnist-1", "zeng-smnist-2",
-          "zeng-smnist-3", "zeng-smnist-4",  "zeng-smnist-5", "zeng-smnist-6", "zeng-smnist-7"};
+          "zeng-smnist-3", "zeng-smnist-4",  "zeng-smnist-5", "zeng-smnist-6", "zeng-smnist-7",
+          "scsr-psmnist",  "scsr-psmnist-nobip", "scsr-smnist", "scsr-gsc",    "scsr-ssc",
+          "scsr-ti46-digits", "scsr-ti46-alpha", "scsr-ntidigits"};
 }
 
 inline RunConfig make_preset(const std::string& name) {
@@ -427,6 +462,37 @@ inline RunConfig make_preset(const std::string& name) {
     c.epochs = 100;
     c.batch_size = 128;
   };
+  // ScSr-SNN (spec scsr-snn.md): LIF with hard reset and theta = 1 - 1/tau_m, PSC filter
+  // (tau_s 8, gain 1/tau_s) on the data and every layer's output, a self-loop per hidden
+  // neuron, a skip from hidden layer 1 to 3, a spiking output layer, BIP (a trained decay
+  // per neuron, same learning rate as the weights), no biases, Kaiming normal weights, Adam
+  // without decay, the spike-train loss. Trained with this library's surrogate BPTT, not
+  // the paper's TSSL-BP.
+  auto scsr = [&](const char* task, std::vector<Index> layers, double tau_m, double lr, Index batch, Index epochs) {
+    c.task = task;
+    c.model = "FF";
+    c.layers = std::move(layers);
+    c.neuron = "lif";
+    c.decay = 1.0 - 1.0 / tau_m;
+    c.threshold = 1.0;
+    c.hard_reset = true;
+    c.learn_decay = true;
+    c.lr = lr;
+    c.lr_neuron = lr;
+    c.tau_s = 8.0;
+    c.input_psc = true;
+    c.self_recurrence = true;
+    c.layer_skip = 2;
+    c.readout = "spiking";
+    c.loss = "spike-train";
+    c.bias = false;
+    c.init = "kaiming";
+    c.optim = "adam";
+    c.wd = 0.0;
+    c.drop = 0.0;
+    c.batch_size = batch;
+    c.epochs = epochs;
+  };
   if (name == "smnist-src") mnist("smnist", "SRC", {64, 128, 128}, 16);
   else if (name == "smnist-src-212") mnist("smnist", "SRC", {64, 212, 212}, 12);
   else if (name == "smnist-asrc") mnist("smnist", "ASRC", {64, 128, 128}, 41);
@@ -440,6 +506,21 @@ inline RunConfig make_preset(const std::string& name) {
   else if (name == "shd-asrc") speech("shd", "ASRC", {256, 256, 256}, 6, 1e-3, 0.1);
   else if (name == "gsc-src") speech("gsc", "SRC", {128, 128, 128}, 4, 2.5e-3, 0.25);
   else if (name == "gsc-asrc") speech("gsc", "ASRC", {128, 128, 128}, 21, 2.5e-3, 0.25);
+  // At Table 1's sizes and protocol (epochs, batch, learning rate, one-cycle schedule).
+  else if (name == "scsr-psmnist") scsr("psmnist", {64, 128, 128}, 16, 1e-3, 256, 200);
+  else if (name == "scsr-psmnist-nobip") {
+    scsr("psmnist", {64, 128, 128}, 16, 1e-3, 256, 200);
+    c.learn_decay = false;
+  } else if (name == "scsr-smnist") scsr("smnist", {64, 128, 128}, 16, 1e-3, 256, 200);
+  else if (name == "scsr-gsc") scsr("gsc", {128, 128, 128}, 16, 2.5e-3, 128, 100);
+  else if (name == "scsr-ssc") scsr("ssc", {256, 256, 256}, 16, 1e-3, 128, 100);
+  // The paper's Table 1 (data sets this library cannot read yet: --count-params only).
+  else if (name == "scsr-ti46-digits" || name == "scsr-ti46-alpha" || name == "scsr-ntidigits") {
+    if (name == "scsr-ti46-digits") scsr("ti46-digits", {100, 100, 100}, 16, 5e-3, 50, 400);
+    else if (name == "scsr-ti46-alpha") scsr("ti46-alpha", {400, 400, 400}, 16, 5e-3, 50, 400);
+    else scsr("ntidigits", {400, 400, 400}, 64, 2e-3, 50, 400);
+    c.scheduler = "constant";
+  }
   else if (name.rfind("zeng-smnist-", 0) == 0 && name.size() == 13 && name[12] >= '1' && name[12] <= '7') {
     // Zeng et al., Table 3 (S-MNIST, 1-200-10): recurrence, synapse, adaptation and the
     // tuned tau_m, tau_syn, tau_adp, beta, tau_p, V_th of each setting; the published

@@ -16,6 +16,7 @@
 #include "asrc/parallel/sharded_dataset.hpp"
 #include "asrc/train/run_config.hpp"
 #ifdef ASRC_HAVE_HDF5
+#include "asrc/data/ntidigits.hpp"
 #include "asrc/data/spike_hdf5.hpp"
 #endif
 
@@ -188,6 +189,14 @@ inline void load_gsc_shards(TaskData& d, const RunConfig& cfg, const GscOptions&
                     silence);
 }
 
+/// The first n samples of ds (n <= 0 or n >= its size: ds itself).
+inline std::shared_ptr<const Dataset> first_samples(std::shared_ptr<const Dataset> ds, Index n, const char* name) {
+  if (n <= 0 || n >= ds->size()) return ds;
+  std::vector<Index> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), Index(0));
+  return std::make_shared<SubsetDataset>(ds, idx, name);
+}
+
 /// Load the datasets of cfg.task. `saved_permutation` (PS-MNIST) overrides the seeded one.
 /// With `comm` of more than one rank, S-MNIST and PS-MNIST are read in shards: each rank
 /// reads only its rows of the IDX files (ShardedDataset exchanges the samples of each
@@ -257,14 +266,25 @@ inline TaskData load_task(const RunConfig& cfg, const std::vector<int>* saved_pe
     d.notes = str_cat("GSC clips named in the split lists but absent: ", gtest->missing_listed(),
                       " (test list); silence samples: ", gtrain->num_silence());
     std::shared_ptr<const Dataset> train = gtrain, test = gtest;
-    auto first = [](std::shared_ptr<const Dataset> ds, Index n, const char* name) -> std::shared_ptr<const Dataset> {
-      if (n <= 0 || n >= ds->size()) return ds;
-      std::vector<Index> idx(static_cast<size_t>(n));
-      std::iota(idx.begin(), idx.end(), Index(0));
-      return std::make_shared<SubsetDataset>(ds, idx, name);
-    };
-    d.train = first(train, cfg.limit_train, "GSC train");
-    d.test = first(test, cfg.limit_test, "GSC test");
+    d.train = first_samples(train, cfg.limit_train, "GSC train");
+    d.test = first_samples(test, cfg.limit_test, "GSC test");
+  } else if (cfg.task == "ntidigits") {
+#ifdef ASRC_HAVE_HDF5
+    // The single-digit utterances, 3 ms bins, 300 steps (data/ntidigits.hpp).
+    const std::string path = join_path(cfg.dataset_dir, "n-tidigits.hdf5");
+    auto train = std::make_shared<NTidigitsDataset>(path, NTidigitsSplit::train);
+    auto test = std::make_shared<NTidigitsDataset>(path, NTidigitsSplit::test);
+    d.notes = str_cat("events after 300 steps of 3 ms dropped: train ", train->events_dropped(), ", test ",
+                      test->events_dropped());
+    d.train = first_samples(train, cfg.limit_train, "N-TIDIGITS train");
+    d.test = first_samples(test, cfg.limit_test, "N-TIDIGITS test");
+#else
+    fail_expected("load_task", "a build with HDF5 (libhdf5-dev) for --task " + cfg.task, "none");
+#endif
+  } else if (cfg.task == "ti46-digits" || cfg.task == "ti46-alpha") {
+    fail_expected("load_task", "a task with a reader (smnist|psmnist|ssc|shd|gsc|ntidigits): --task " + cfg.task +
+                                   " has its sizes (for --count-params) but no reader (TI46 is a licensed LDC corpus)",
+                  cfg.task);
   } else {
     fail_expected("load_task", "--task smnist|psmnist|ssc|shd|gsc", cfg.task);
   }
