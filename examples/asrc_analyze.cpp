@@ -78,7 +78,7 @@ int gradient_flow(const RunConfig& cfg, const FlowOptions& o, const Checkpoint* 
   std::vector<int> labels;
   make_batch(ds, idx, x, labels);
   const Index steps = ds.steps();
-  const size_t L = nc.hidden.size();
+  const size_t L = net.layers().size();  // the hidden layers, and a spiking readout's output layer
 
   GradientFlowRecorder<T> full(L, false), last(L, true);
   TemporalFactorRecorder<T> factors(net);
