@@ -211,22 +211,6 @@ class NTidigitsDataset : public Dataset {
     return str_cat(" in dataset '", dataset, "' of file '", path_, "'");
   }
 
-  static const char* class_name(H5T_class_t c) {
-    switch (c) {
-      case H5T_INTEGER: return "integers";
-      case H5T_FLOAT: return "floats";
-      case H5T_STRING: return "strings";
-      case H5T_COMPOUND: return "a compound type";
-      case H5T_VLEN: return "variable-length rows";
-      case H5T_ARRAY: return "an array type";
-      case H5T_ENUM: return "an enum type";
-      case H5T_OPAQUE: return "an opaque type";
-      case H5T_BITFIELD: return "a bitfield type";
-      case H5T_REFERENCE: return "references";
-      default: return "an unsupported type";
-    }
-  }
-
   // Kind of object at `name` below `loc`: H5I_DATASET, H5I_GROUP, ... or
   // H5I_BADID if there is none.
   static H5I_type_t object_type(hid_t loc, const std::string& name) {
@@ -278,7 +262,7 @@ class NTidigitsDataset : public Dataset {
     Handle ftype(H5Dget_type(dset), H5Tclose);
     const H5T_class_t cls = ftype.valid() ? H5Tget_class(ftype.get()) : H5T_NO_CLASS;
     if (cls != H5T_STRING)
-      fail(str_cat("strings (utterance ids)", in(full)), class_name(cls));
+      fail(str_cat("strings (utterance ids)", in(full)), spike_detail::h5_class_name(cls));
     const std::size_t n = length_of(dset, full);
     std::vector<std::string> out(n);
     if (n == 0) return out;
@@ -392,9 +376,9 @@ class NTidigitsDataset : public Dataset {
       Handle td = open_dataset(time_group.get(), id, t_full, "the event timestamps " + whose);
       const H5T_class_t ac = class_of_dataset(ad.get());
       if (ac != H5T_INTEGER && ac != H5T_FLOAT)
-        fail(str_cat("integer channel addresses", in(a_full)), class_name(ac));
+        fail(str_cat("integer channel addresses", in(a_full)), spike_detail::h5_class_name(ac));
       const H5T_class_t tc = class_of_dataset(td.get());
-      if (tc != H5T_FLOAT) fail(str_cat("floating-point timestamps in seconds", in(t_full)), class_name(tc));
+      if (tc != H5T_FLOAT) fail(str_cat("floating-point timestamps in seconds", in(t_full)), spike_detail::h5_class_name(tc));
       const std::size_t na = length_of(ad.get(), a_full);
       const std::size_t nt = length_of(td.get(), t_full);
       if (na != nt)

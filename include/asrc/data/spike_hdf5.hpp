@@ -266,6 +266,23 @@ inline bool is_ieee_half_le(hid_t t) {
   return spos == 15 && epos == 10 && esize == 5 && mpos == 0 && msize == 10;
 }
 
+/// What an HDF5 type class holds, for error messages ("integers", "strings", ...).
+inline const char* h5_class_name(H5T_class_t c) {
+  switch (c) {
+    case H5T_INTEGER: return "integers";
+    case H5T_FLOAT: return "floats";
+    case H5T_STRING: return "strings";
+    case H5T_COMPOUND: return "a compound type";
+    case H5T_VLEN: return "variable-length rows";
+    case H5T_ARRAY: return "an array type";
+    case H5T_ENUM: return "an enum type";
+    case H5T_OPAQUE: return "an opaque type";
+    case H5T_BITFIELD: return "a bitfield type";
+    case H5T_REFERENCE: return "references";
+    default: return "an unsupported type";
+  }
+}
+
 }  // namespace spike_detail
 
 /// The step edges numpy.linspace(0, max_time, steps) would produce, bit for
@@ -497,27 +514,14 @@ class SpikeDataset : public Dataset {
     Handle t(H5Dget_type(dset), H5Tclose);
     H5T_class_t c = t.valid() ? H5Tget_class(t.get()) : H5T_NO_CLASS;
     if (vlen) {
-      if (c != H5T_VLEN) fail(str_cat("variable-length rows of ", what, in(name)), class_name(c));
+      if (c != H5T_VLEN) fail(str_cat("variable-length rows of ", what, in(name)), spike_detail::h5_class_name(c));
       Handle base(H5Tget_super(t.get()), H5Tclose);
       c = base.valid() ? H5Tget_class(base.get()) : H5T_NO_CLASS;
       if (c != cls)
         fail(str_cat("variable-length rows of ", what, in(name)),
-             str_cat("rows of ", class_name(c)));
+             str_cat("rows of ", spike_detail::h5_class_name(c)));
     } else if (c != cls) {
-      fail(str_cat(what, in(name)), class_name(c));
-    }
-  }
-
-  static const char* class_name(H5T_class_t c) {
-    switch (c) {
-      case H5T_INTEGER: return "integers";
-      case H5T_FLOAT: return "floats";
-      case H5T_STRING: return "strings";
-      case H5T_COMPOUND: return "a compound type";
-      case H5T_VLEN: return "variable-length rows";
-      case H5T_ARRAY: return "an array type";
-      case H5T_ENUM: return "an enum type";
-      default: return "an unsupported type";
+      fail(str_cat(what, in(name)), spike_detail::h5_class_name(c));
     }
   }
 
