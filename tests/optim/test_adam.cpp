@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -320,6 +321,10 @@ TEST_CASE("invalid arguments are refused with clear messages") {
   s.exp_avg_sq = Vector<double>::Zero(12);
   s.exp_avg_sq[3] = -1.0;
   CHECK_THROWS_AS(opt.set_state(layout, s), std::invalid_argument);
+  s.exp_avg_sq[3] = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(opt.set_state(layout, s),
+                       "Adam::set_state(): expected exp_avg_sq values >= 0 (+inf allowed), got nan at element 3",
+                       std::invalid_argument);
   s.exp_avg_sq[3] = 0.0;
   s.steps = {1, -1, 1};
   CHECK_THROWS_AS(opt.set_state(layout, s), std::invalid_argument);
@@ -335,4 +340,26 @@ TEST_CASE("invalid arguments are refused with clear messages") {
   bigger.add("extra", 1, 1, ParamGroup::weights);
   Vector<double> p13 = Vector<double>::Zero(13);
   CHECK_THROWS_AS(other.step(bigger, p13, p13), std::invalid_argument);
+}
+
+// A squared gradient beyond float's range leaves +inf in the second moment; the run goes
+// on with that element frozen, so a checkpoint holding it resumes to the same numbers.
+TEST_CASE("Adam: an infinite second moment is state that resumes exactly") {
+  ParamLayout layout;
+  layout.add("w", 1, 4, ParamGroup::weights);
+  Adam<float> a;
+  Vector<float> p = Vector<float>::Constant(4, 0.5f), g(4);
+  g << 1.0f, 1e21f, -2.0f, 0.5f;  // 1e-3 * 1e21^2 overflows float
+  a.step(layout, p, g);
+  CHECK(std::isinf(a.state().exp_avg_sq[1]));
+  CHECK(p.allFinite());
+  const float frozen = p[1];
+  Adam<float> b;
+  b.set_state(layout, a.state());
+  Vector<float> pb = p;
+  g << 0.25f, 1.0f, 1.0f, -1.0f;
+  a.step(layout, p, g);
+  b.step(layout, pb, g);
+  CHECK(p == pb);
+  CHECK(p[1] == frozen);
 }

@@ -482,3 +482,109 @@ TEST_CASE("the training loop runs any network and optimizer from TrainSettings a
     CHECK(t.network().params() == straight);  // bitwise: the double state went through float64
   }
 }
+
+namespace {
+/// The "grad_norm" objects of a log.jsonl, in order.
+std::vector<std::string> grad_norm_entries(const std::string& jsonl) {
+  std::vector<std::string> out;
+  for (size_t at = jsonl.find("\"grad_norm\""); at != std::string::npos; at = jsonl.find("\"grad_norm\"", at + 1))
+    out.push_back(jsonl.substr(at, jsonl.find('}', at) - at));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("gradient-norm clipping and weight clamping: what they change, logged and resumed exactly") {
+  using Loop = BasicTrainer<Network<double>, Adam<double>>;
+  auto train = std::make_shared<SyntheticDataset>(64, 12, 40, 12, 11);
+  auto test = std::make_shared<SyntheticDataset>(32, 12, 40, 12, 12);
+  NetworkConfig net;
+  net.input_size = 40;
+  net.num_classes = 12;
+  net.hidden = {10, 8};
+  net.recurrence = Recurrence::src;
+  net.skip = 3;
+  net.chunk_size = 4;
+  auto settings = [](const std::string& dir, Index epochs, Index batch, double clip, double clamp) {
+    TrainSettings s;
+    s.epochs = epochs;
+    s.batch_size = batch;
+    s.lr = 0.05;
+    s.clip_grad_norm = clip;
+    s.clip_weights = clamp;
+    s.results_dir = dir;
+    return s;
+  };
+  std::ostringstream sink;
+  SUBCASE("one step: the first moment is 0.1 x the clipped gradient") {
+    double unclipped_norm = 0;
+    for (const double clip : {0.0, 1e-3}) {
+      const std::string d = temp_dir(clip > 0 ? "clip_on" : "clip_off");
+      Loop t(settings(d, 1, 64, clip, 0), net, Adam<double>(AdamMode::adam), train, test);
+      t.out = &sink;
+      t.progress_bar = false;
+      t.fit();
+      const EpochRecord& r = t.history().back();
+      const Checkpoint c = load_checkpoint(d + "/last.ckpt");
+      const Index n = t.network().layout().size();
+      const double m_norm = c.tensor_vector<double>("adam.exp_avg", n).norm();
+      CHECK(r.grad_norm_max > 1e-2);  // so 1e-3 clips
+      if (clip == 0) {
+        unclipped_norm = r.grad_norm_max;
+        CHECK(r.clipped == 0);
+        CHECK(m_norm == doctest::Approx(0.1 * r.grad_norm_max).epsilon(1e-12));
+      } else {
+        CHECK(r.grad_norm_max == unclipped_norm);  // logged before the rescale
+        CHECK(r.clipped == 1);
+        CHECK(m_norm == doctest::Approx(0.1 * 1e-3).epsilon(1e-5));
+      }
+      CHECK(grad_norm_entries(slurp(d + "/log.jsonl")).size() == 1);
+    }
+  }
+  SUBCASE("the weight clamp bounds the weight group only") {
+    const std::string d = temp_dir("clamp");
+    Loop t(settings(d, 2, 16, 0, 0.05), net, Adam<double>(AdamMode::adam), train, test);
+    t.out = &sink;
+    t.progress_bar = false;
+    t.fit();
+    double largest_weight = 0;
+    for (const auto& e : t.network().layout().entries())
+      if (e.group == ParamGroup::weights)
+        largest_weight = std::max(largest_weight, view(t.network().params(), e).cwiseAbs().maxCoeff());
+    CHECK(largest_weight == 0.05);  // reached (lr 0.05 moves weights past it) and not passed
+  }
+  SUBCASE("a stop mid-epoch keeps the epoch's largest norm and clip count") {
+    const std::string a = temp_dir("clip_straight"), b = temp_dir("clip_resumed");
+    Vector<double> straight;
+    {
+      Loop t(settings(a, 3, 16, 0.05, 0), net, Adam<double>(AdamMode::adam), train, test);
+      t.out = &sink;
+      t.progress_bar = false;
+      t.fit();
+      straight = t.network().params();
+      CHECK(t.history().back().clipped > 0);
+    }
+    {
+      Loop t(settings(b, 3, 16, 0.05, 0), net, Adam<double>(AdamMode::adam), train, test);
+      t.out = &sink;
+      t.progress_bar = false;
+      t.on_batch = [](Index epoch, Index batch) {
+        if (epoch == 1 && batch == 2) stop_requested() = 1;
+      };
+      CHECK_THROWS_AS(t.fit(), Interrupted);
+    }
+    {
+      Loop t(settings(b, 3, 16, 0.05, 0), net, Adam<double>(AdamMode::adam), train, test);
+      t.out = &sink;
+      t.progress_bar = false;
+      t.load(b + "/last.ckpt", true);
+      t.fit();
+      CHECK(t.network().params() == straight);
+    }
+    const auto ea = grad_norm_entries(slurp(a + "/log.jsonl")), eb = grad_norm_entries(slurp(b + "/log.jsonl"));
+    CHECK(ea.size() == 3);
+    CHECK(ea == eb);
+  }
+  CHECK_THROWS_WITH_AS(settings("x", 1, 1, -1, 0).validate(),
+                       "TrainSettings::validate(): expected clip_grad_norm >= 0 (0: off), got -1",
+                       std::invalid_argument);
+}

@@ -184,8 +184,10 @@ class Adam {
       for (Index i = 0; i < n; ++i) {
         require(std::isfinite(static_cast<double>(s.exp_avg[i])), "Adam::set_state",
                 str_cat("finite exp_avg values"), str_cat(s.exp_avg[i], " at element ", i));
-        require(std::isfinite(static_cast<double>(s.exp_avg_sq[i])) && s.exp_avg_sq[i] >= T(0),
-                "Adam::set_state", "finite exp_avg_sq values >= 0",
+        // +inf is state a run can reach and continue with (a squared gradient beyond T's
+        // range; that element takes no further step), so exact resume keeps it.
+        require(!std::isnan(static_cast<double>(s.exp_avg_sq[i])) && s.exp_avg_sq[i] >= T(0),
+                "Adam::set_state", "exp_avg_sq values >= 0 (+inf allowed)",
                 str_cat(s.exp_avg_sq[i], " at element ", i));
       }
     }

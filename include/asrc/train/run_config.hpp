@@ -48,6 +48,8 @@ struct RunConfig {
   double lr_skip = 0.1;
   double lr_neuron = 1e-4;
   double wd = 0.01;
+  double clip_grad_norm = 0;               ///< 0: off
+  double clip_weights = 0;                 ///< 0: off
   std::string optim = "adamw";             ///< adam | adamw
   std::string scheduler = "onecycle";      ///< onecycle | cos | constant | step
   Index lr_step = 10;                      ///< step: epochs per decay
@@ -116,6 +118,8 @@ struct RunConfig {
     require(lr > 0, w, "--lr > 0", lr);
     require(lr_skip >= 0, w, "--lr-skip >= 0", lr_skip);
     require(wd >= 0, w, "--wd >= 0", wd);
+    require(clip_grad_norm >= 0 && std::isfinite(clip_grad_norm), w, "a finite --clip-grad-norm >= 0 (0: off)", clip_grad_norm);
+    require(clip_weights >= 0 && std::isfinite(clip_weights), w, "a finite --clip-weights >= 0 (0: off)", clip_weights);
     require(optim == "adam" || optim == "adamw", w, "--optim adam|adamw", optim);
     require(scheduler == "onecycle" || scheduler == "cos" || scheduler == "constant" || scheduler == "step", w,
             "--scheduler onecycle|cos|constant|step", scheduler);
@@ -300,6 +304,8 @@ inline const std::vector<FlagSpec>& run_flags() {
       real("lr-skip", "X", "peak learning rate of the ASRC lag logits w", &C::lr_skip),
       real("lr-neuron", "X", "learning rate of neuron parameters", &C::lr_neuron),
       real("wd", "X", "weight decay of weights and biases", &C::wd),
+      real("clip-grad-norm", "X", "rescale each batch's gradient to this L2 norm when longer (0: off)", &C::clip_grad_norm),
+      real("clip-weights", "X", "clamp weights to [-X, X] after each step (0: off)", &C::clip_weights),
       text("optim", "adam|adamw", "optimizer (adamw: decoupled weight decay)", &C::optim),
       text("scheduler", "onecycle|cos|constant|step", "learning-rate schedule, stepped per epoch", &C::scheduler),
       integer("lr-step", "N", "step schedule: epochs between decays", &C::lr_step),
@@ -489,6 +495,8 @@ inline RunConfig make_preset(const std::string& name) {
     c.init = "kaiming";
     c.optim = "adam";
     c.wd = 0.0;
+    c.clip_grad_norm = 1.0;
+    c.clip_weights = 4.0;
     c.drop = 0.0;
     c.batch_size = batch;
     c.epochs = epochs;

@@ -21,6 +21,8 @@ inline TrainSettings train_settings(const RunConfig& c) {
   s.lr_skip = c.lr_skip;
   s.lr_neuron = c.lr_neuron;
   s.wd = c.wd;
+  s.clip_grad_norm = c.clip_grad_norm;
+  s.clip_weights = c.clip_weights;
   s.schedule = c.schedule();
   s.step = c.step_schedule();
   s.record = c.to_map();

@@ -59,6 +59,11 @@ struct EpochRecord {
     double data = 0, forward_backward = 0, update = 0, test = 0, valid = 0;
   } phases;
   bool resumed = false;
+  /// The largest L2 norm of a batch's gradient (before clipping) and how many batches
+  /// TrainSettings::clip_grad_norm rescaled (log.jsonl "grad_norm"; over the whole epoch,
+  /// also across a mid-epoch resume).
+  double grad_norm_max = 0;
+  Index clipped = 0;
 };
 
 inline bool make_dirs(const std::string& path) {
@@ -109,6 +114,12 @@ struct TrainSettings {
   /// Peak learning rates per parameter group and the weights' decay; the schedule
   /// scales all three alike.
   double lr = 1e-3, lr_skip = 0, lr_neuron = 0, wd = 0;
+  /// Before each step the whole gradient (every group) is rescaled to this L2 norm when it
+  /// is longer, as torch.nn.utils.clip_grad_norm_ does (0: off).
+  double clip_grad_norm = 0;
+  /// After each step the weight group (not neuron parameters, not skip logits) is clamped
+  /// to [-clip_weights, clip_weights] (0: off).
+  double clip_weights = 0;
   LrSchedule schedule = LrSchedule::constant;
   StepConfig step;
   /// The run's settings as text, kept beside it: config.txt ("--key value" lines) and the
@@ -124,6 +135,9 @@ struct TrainSettings {
     require(de_tau > 0 && de_tau <= 1, w, "de_tau in (0, 1]", de_tau);
     require(lr > 0 && lr_skip >= 0 && lr_neuron >= 0 && wd >= 0, w,
             "lr > 0 and lr_skip, lr_neuron, wd >= 0", str_cat(lr, ", ", lr_skip, ", ", lr_neuron, ", ", wd));
+    require(std::isfinite(clip_grad_norm) && clip_grad_norm >= 0, w, "clip_grad_norm >= 0 (0: off)",
+            clip_grad_norm);
+    require(std::isfinite(clip_weights) && clip_weights >= 0, w, "clip_weights >= 0 (0: off)", clip_weights);
   }
 };
 
@@ -315,6 +329,8 @@ class BasicTrainer {
     c.set_meta_number("partial.correct", partial_.correct);
     c.set_meta_int("partial.seen", partial_.seen);
     c.set_meta_number("partial.seconds", partial_.seconds);
+    c.set_meta_number("partial.grad_norm_max", partial_.grad_norm_max);
+    c.set_meta_int("partial.clipped", partial_.clipped);
     c.set_meta("rng.dropout", const_cast<Net&>(net_).dropout_rng().state());
     for (const auto& e : net_.layout().entries())
       c.set_tensor("param." + e.name, view(net_.params(), e), dtype_of<Scalar>());
@@ -341,6 +357,9 @@ class BasicTrainer {
     partial_.correct = c.meta_number("partial.correct");
     partial_.seen = c.meta_int("partial.seen");
     partial_.seconds = c.meta_number("partial.seconds");
+    // Checkpoints written before the gradient norm was logged lack these two.
+    partial_.grad_norm_max = c.has_meta("partial.grad_norm_max") ? c.meta_number("partial.grad_norm_max") : 0.0;
+    partial_.clipped = c.has_meta("partial.clipped") ? c.meta_int("partial.clipped") : 0;
     net_.dropout_rng().set_state(c.meta_at("rng.dropout"));
     load_optimizer(c, opt_, net_.layout(), path);
     apply_schedule(epoch_);
@@ -397,6 +416,8 @@ class BasicTrainer {
     // A resumed mid-epoch run continues with the saved batch and running sums.
     double loss_sum = partial_.loss_sum, correct = partial_.correct;
     Index seen = partial_.seen;
+    rec.grad_norm_max = partial_.grad_norm_max;
+    rec.clipped = partial_.clipped;
     const Index first = next_batch_;
     rec.resumed = first > 0;
     const double seconds_before = partial_.seconds;
@@ -409,7 +430,8 @@ class BasicTrainer {
       if (stop) {
         next_batch_ = bi;
         partial_ = {loss_sum, correct, seen,
-                    seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+                    seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                    rec.grad_norm_max, rec.clipped};
         if (bi == 0) shuffle_rng_.set_state(epoch_shuffle_state_);  // the epoch has not begun
         if (progress_bar) *out << "\n";
         save(set_.results_dir + "/last.ckpt");
@@ -445,7 +467,9 @@ class BasicTrainer {
       const auto t_update = std::chrono::steady_clock::now();
       rec.phases.forward_backward += seconds_between(t_fb, t_update);
       check_finite(loss, grad, bi);
+      clip_gradient(grad, rec);
       opt_.step(net_.layout(), net_.params(), grad);
+      clamp_weights();
       check_params(bi);
       rec.phases.update += seconds_between(t_update, std::chrono::steady_clock::now());
       loss_sum += loss * double(B);
@@ -546,6 +570,24 @@ class BasicTrainer {
                                    " in tensor '", name, "'; lower --lr)", keep));
     }
   }
+  /// The gradient's L2 norm, summed in double in a fixed order (every rank holds the same
+  /// reduced gradient, so every rank scales alike); rescaled to clip_grad_norm when longer.
+  void clip_gradient(Vector<Scalar>& grad, EpochRecord& rec) const {
+    double sq = 0;
+    for (Index i = 0; i < grad.size(); ++i) sq += double(grad[i]) * double(grad[i]);
+    const double norm = std::sqrt(sq);
+    rec.grad_norm_max = std::max(rec.grad_norm_max, norm);
+    if (set_.clip_grad_norm > 0 && norm > set_.clip_grad_norm) {
+      grad *= static_cast<Scalar>(set_.clip_grad_norm / (norm + 1e-6));  // torch's coefficient
+      ++rec.clipped;
+    }
+  }
+  void clamp_weights() {
+    if (set_.clip_weights <= 0) return;
+    const auto w = static_cast<Scalar>(set_.clip_weights);
+    for (const auto& e : net_.layout().entries())
+      if (e.group == ParamGroup::weights) view(net_.params(), e) = view(net_.params(), e).cwiseMax(-w).cwiseMin(w);
+  }
   void check_params(Index batch) {
     const std::string p = first_bad(net_.params());
     if (!p.empty())
@@ -595,6 +637,9 @@ class BasicTrainer {
                   r.phases.data, r.phases.forward_backward, r.phases.update, r.phases.test, r.phases.valid,
                   r.resumed ? "true" : "false");
     j << buf;
+    std::snprintf(buf, sizeof buf, ", \"grad_norm\": {\"max\": %.6g, \"clipped\": %ld}", r.grad_norm_max,
+                  long(r.clipped));
+    j << buf;
     if (!r.skip_kernels.empty()) {
       j << ", \"skip_kernels\": [";
       for (size_t l = 0; l < r.skip_kernels.size(); ++l) {
@@ -629,6 +674,8 @@ class BasicTrainer {
     double loss_sum = 0, correct = 0;
     Index seen = 0;
     double seconds = 0;
+    double grad_norm_max = 0;
+    Index clipped = 0;
   } partial_;
   Index next_batch_ = 0;  ///< > 0 while an epoch is interrupted between batches
   // Time-limit estimates (seconds on `elapsed`): slowest batch, slowest checkpoint write,
