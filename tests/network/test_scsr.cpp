@@ -656,3 +656,32 @@ TEST_CASE("ScSr: settings are checked; the spiking readout has no parameters of 
     CHECK(Network<double>::count_params(paper_net(r.in, r.hidden, r.out, true, true, true)) == r.srsc_bip);
   }
 }
+
+TEST_CASE("ScSr: BIP in hidden layers only (learn_decay_output false)") {
+  // The output layer's decay becomes the fixed lif.decay: one tensor fewer, and (since every
+  // decay starts at lif.decay) the same forward, loss and gradients of the other tensors.
+  NetworkConfig all = binary_scsr(), hidden_only = binary_scsr();
+  hidden_only.learn_decay_output = false;
+  CHECK(Network<double>::count_params(all) - Network<double>::count_params(hidden_only) == all.num_classes);
+  Network<double> a(all), h(hidden_only);
+  CHECK(a.layout().find("output.decay") >= 0);
+  CHECK(h.layout().find("output.decay") < 0);
+  CHECK(h.layout().find("hidden2.decay") >= 0);
+  const Index steps = 30, B = 4;
+  const Matrix<double> x = random_input<double>(steps, B, all.input_size, 5, 0.0, 3.0);
+  const std::vector<int> y = {0, 1, 2, 1};
+  Vector<double> ga, gh;
+  Matrix<double> la, lh;
+  const double loss_a = a.forward_backward(x, B, y, ga, nullptr, &la);
+  const double loss_h = h.forward_backward(x, B, y, gh, nullptr, &lh);
+  CHECK(loss_a == loss_h);
+  CHECK(la == lh);
+  for (const auto& e : h.layout().entries()) {
+    INFO(e.name);
+    const Index ia = a.layout().find(e.name);
+    REQUIRE(ia >= 0);
+    CHECK(view(ga, a.layout().entry(ia)) == view(gh, e));
+  }
+  const Index io = a.layout().find("output.decay");
+  CHECK(view(ga, a.layout().entry(io)).cwiseAbs().maxCoeff() > 0);  // what the hidden-only net leaves fixed
+}

@@ -64,6 +64,9 @@ struct NetworkConfig {
   /// later ("hidden<l>.self"), initially 0 (or U(0, 1) with self_init_uniform).
   bool self_recurrence = false;
   bool self_init_uniform = false;
+  /// With lif.learn_decay and the spiking readout: whether the output layer's decay is
+  /// trained too (ScSr's BIP default) or fixed at lif.decay (BIP in hidden layers only).
+  bool learn_decay_output = true;
   InitScheme init = InitScheme::uniform;
   std::uint64_t seed = 0;     ///< initialisation seed
   Index chunk_size = 16;      ///< sequences per work item (fixes the reduction order)
@@ -407,6 +410,7 @@ class Network {
       hc.psc = cfg.psc;
       hc.neuron = cfg.neuron;
       hc.lif = cfg.lif;
+      if (output && !cfg.learn_decay_output) hc.lif.learn_decay = false;
       hc.zeng = cfg.zeng;
       layers.emplace_back(hc, layout, output ? std::string("output") : "hidden" + std::to_string(l),
                           output ? -1 : shared_skip);

@@ -67,6 +67,7 @@ struct RunConfig {
   bool hard_reset = false;
   bool detach_reset = false;
   bool learn_decay = false;
+  bool learn_decay_output = true;
   double tau_m = 1.0;                      ///< Zeng et al.: time constants, resistance, threshold
   double tau_syn = 0.0;
   double tau_adp = 1.0;
@@ -183,6 +184,7 @@ struct RunConfig {
     c.lif.reset = hard_reset ? ResetMode::hard : ResetMode::soft;
     c.lif.detach_reset = detach_reset;
     c.lif.learn_decay = learn_decay;
+    c.learn_decay_output = learn_decay_output;
     c.lif.surrogate = parse_surrogate(sg);
     c.zeng.tau_m = tau_m;
     c.zeng.tau_syn = tau_syn;
@@ -332,6 +334,7 @@ inline const std::vector<FlagSpec>& run_flags() {
       boolean("hard-reset", "", "LIF: reset the membrane to 0 instead of subtracting theta", &C::hard_reset),
       boolean("detach-reset", "", "LIF: no gradient through the reset term", &C::detach_reset),
       boolean("learn-decay", "", "LIF: a trained decay per neuron (BIP, PLIF), starting at --decay-para, kept in [0, 0.999], learning rate --lr-neuron", &C::learn_decay),
+      boolean("learn-decay-output", "true|false", "with --learn-decay and --readout spiking: train the output layer's decay too (false: hidden layers only)", &C::learn_decay_output),
       real("tau-m", "X", "zeng: membrane time constant (steps)", &C::tau_m),
       real("tau-syn", "X", "zeng: synaptic current time constant (0: no synapse)", &C::tau_syn),
       real("tau-adp", "X", "zeng: adaptation current time constant", &C::tau_adp),
