@@ -40,13 +40,8 @@ while [ $# -gt 0 ]; do
 done
 case "$row" in */* | .* | "") echo "reproduce.sh: a plain folder name for --row, got '$row'" >&2; exit 2 ;; esac
 
-BUILD_DIR=${BUILD_DIR:-build}
-exe="$BUILD_DIR/examples/asrc-train"
-if [ ! -x "$exe" ]; then
-  ./scripts/deps.sh
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD_DIR" -j "$(nproc)" --target asrc-train
-fi
+source scripts/build-train.sh
+ensure_asrc_train
 # MNIST rows read data/mnist unless --dataset-dir says otherwise.
 data=(--dataset-dir data/mnist)
 for f in "${flags[@]}"; do [[ "$f" == --dataset-dir* ]] && data=(); done

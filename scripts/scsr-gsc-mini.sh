@@ -21,13 +21,8 @@ while [ $# -gt 0 ]; do
     *) echo "usage: scripts/scsr-gsc-mini.sh [--epochs N] [--seeds \"0 1 2\"] [--threads N]" >&2; exit 2 ;;
   esac
 done
-BUILD_DIR=${BUILD_DIR:-build}
-exe="$BUILD_DIR/examples/asrc-train"
-if [ ! -x "$exe" ]; then
-  ./scripts/deps.sh
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD_DIR" -j "$(nproc)" --target asrc-train
-fi
+source scripts/build-train.sh
+ensure_asrc_train
 root=docs/results/scsr/gsc-mini
 cache=$(mktemp -d)
 trap 'rm -rf "$cache"' EXIT

@@ -537,6 +537,15 @@ TEST_CASE("ScSr: a stream equals the batch pass bitwise; 1 thread equals 2 (bina
   const Matrix<float> x = random_input<float>(steps, B, cfg.input_size, 8, 0.0, 3.0);
   check_stream_and_threads(cfg, x, B, {0, 1, 2, 0, 1}, cfg.hidden.size());
   Network<float> net(cfg);
+  {  // steps given as strided views (columns of a wider matrix) stream the same
+    Matrix<float> wide = Matrix<float>::Zero(x.rows(), x.cols() + 3);
+    wide.leftCols(x.cols()) = x;
+    net.set_training(false);
+    const Matrix<float> batch = net.forward(x, B);
+    auto st = net.make_stream(B);
+    for (Index t = 0; t < steps; ++t) net.stream_step(st, wide.middleRows(t * B, B).leftCols(x.cols()));
+    CHECK(net.stream_logits(st) == batch);
+  }
   net.set_training(false);
   net.forward(x, B);
   for (size_t l = 0; l < net.spike_rates().size(); ++l) {

@@ -144,6 +144,7 @@ struct StreamState {
   Matrix<T> input;                            ///< with the input filter: the filtered x_t
   Matrix<T> counts;                           ///< B x H_L: spike counts or output current
   Matrix<T> scratch, scratch_r, flags;
+  Matrix<T> scratch_x;                        ///< a strided x_t made dense for the input filter
 };
 
 /// Optional observer of a network's passes, for analysis (asrc/analysis/gradient_flow.hpp
@@ -343,9 +344,13 @@ class Network {
     const Matrix<T>* in = nullptr;
     const bool filter = cfg_.input_psc;
     if (filter) {  // as run() filters a batch: the first step has no predecessor
-      const Matrix<T> x = xt;
       if (st.steps == 0) st.input.resize(st.batch, cfg_.input_size);
-      psc_step<T>(cfg_.psc, st.steps > 0 ? st.input.data() : nullptr, x.data(), st.input.data(), x.size());
+      const T* x = xt.data();
+      if (xt.outerStride() != xt.cols()) {  // a strided view: psc_step reads a dense block
+        st.scratch_x = xt;
+        x = st.scratch_x.data();
+      }
+      psc_step<T>(cfg_.psc, st.steps > 0 ? st.input.data() : nullptr, x, st.input.data(), xt.size());
     }
     for (size_t l = 0; l < layers_.size(); ++l) {
       auto& ring = st.ring[l];
