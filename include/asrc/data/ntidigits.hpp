@@ -219,27 +219,26 @@ class NTidigitsDataset : public Dataset {
     return o.valid() ? H5Iget_type(o.get()) : H5I_BADID;
   }
 
-  // Opens the dataset `name` below `loc`; `full` is its path for messages and
-  // `what` says what it holds.
-  Handle open_dataset(hid_t loc, const std::string& name, const std::string& full,
-                      const std::string& what) const {
+  // Opens the dataset or group (`kind`) `name` below `loc`; `full` is its path for
+  // messages and `what` says what it holds.
+  Handle open_object(hid_t loc, const std::string& name, const std::string& full, const std::string& what,
+                     H5I_type_t kind) const {
+    const bool dataset = kind == H5I_DATASET;
+    const std::string noun = dataset ? "dataset" : "group";
     const H5I_type_t t = object_type(loc, name);
-    if (t != H5I_DATASET)
-      fail(str_cat("a dataset '", full, "' (", what, ") in file '", path_, "'"),
-           t == H5I_BADID ? "no such object" : "an object that is not a dataset");
-    Handle d(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (!d.valid()) fail(str_cat("a readable dataset '", full, "' in file '", path_, "'"), "an HDF5 error");
-    return d;
+    if (t != kind)
+      fail(str_cat("a ", noun, " '", full, "' (", what, ") in file '", path_, "'"),
+           t == H5I_BADID ? "no such object" : "an object that is not a " + noun);
+    Handle h = dataset ? Handle(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose)
+                       : Handle(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!h.valid()) fail(str_cat("a readable ", noun, " '", full, "' in file '", path_, "'"), "an HDF5 error");
+    return h;
   }
-
+  Handle open_dataset(hid_t loc, const std::string& name, const std::string& full, const std::string& what) const {
+    return open_object(loc, name, full, what, H5I_DATASET);
+  }
   Handle open_group(hid_t file, const std::string& name, const std::string& what) const {
-    const H5I_type_t t = object_type(file, name);
-    if (t != H5I_GROUP)
-      fail(str_cat("a group '", name, "' (", what, ") in file '", path_, "'"),
-           t == H5I_BADID ? "no such object" : "an object that is not a group");
-    Handle g(H5Gopen2(file, name.c_str(), H5P_DEFAULT), H5Gclose);
-    if (!g.valid()) fail(str_cat("a readable group '", name, "' in file '", path_, "'"), "an HDF5 error");
-    return g;
+    return open_object(file, name, name, what, H5I_GROUP);
   }
 
   // Number of elements of a 1-D dataset.
