@@ -35,6 +35,18 @@ RunConfig small_run(const std::string& dir) {
   return c;
 }
 
+/// A 40-input, 12-class network of two small layers, for the loop without RunConfig.
+NetworkConfig small_net(Recurrence r) {
+  NetworkConfig net;
+  net.input_size = 40;
+  net.num_classes = 12;
+  net.hidden = {10, 8};
+  net.recurrence = r;
+  net.skip = 3;
+  net.chunk_size = 4;
+  return net;
+}
+
 std::string slurp(const std::string& p) {
   std::ifstream f(p);
   std::stringstream ss;
@@ -428,13 +440,7 @@ TEST_CASE("the training loop runs any network and optimizer from TrainSettings a
   using Loop = BasicTrainer<Network<double>, Adam<double>>;
   auto train = std::make_shared<SyntheticDataset>(64, 12, 40, 12, 7);
   auto test = std::make_shared<SyntheticDataset>(32, 12, 40, 12, 8);
-  NetworkConfig net;
-  net.input_size = 40;
-  net.num_classes = 12;
-  net.hidden = {10, 8};
-  net.recurrence = Recurrence::asrc;
-  net.skip = 3;
-  net.chunk_size = 4;
+  const NetworkConfig net = small_net(Recurrence::asrc);
   auto settings = [](const std::string& dir) {
     TrainSettings s;
     s.epochs = 3;
@@ -497,13 +503,7 @@ TEST_CASE("gradient-norm clipping and weight clamping: what they change, logged 
   using Loop = BasicTrainer<Network<double>, Adam<double>>;
   auto train = std::make_shared<SyntheticDataset>(64, 12, 40, 12, 11);
   auto test = std::make_shared<SyntheticDataset>(32, 12, 40, 12, 12);
-  NetworkConfig net;
-  net.input_size = 40;
-  net.num_classes = 12;
-  net.hidden = {10, 8};
-  net.recurrence = Recurrence::src;
-  net.skip = 3;
-  net.chunk_size = 4;
+  const NetworkConfig net = small_net(Recurrence::src);
   auto settings = [](const std::string& dir, Index epochs, Index batch, double clip, double clamp) {
     TrainSettings s;
     s.epochs = epochs;
