@@ -538,6 +538,12 @@ TEST_CASE("gradient-norm clipping and weight clamping: what they change, logged 
         CHECK(m_norm == doctest::Approx(0.1 * 1e-3).epsilon(1e-5));
       }
       CHECK(grad_norm_entries(slurp(d + "/log.jsonl")).size() == 1);
+      // One batch: the tensors' norms make up the whole gradient's norm.
+      REQUIRE(r.tensor_norm_max.size() == t.network().layout().entries().size());
+      double sq = 0;
+      for (double v : r.tensor_norm_max) sq += v * v;
+      CHECK(std::sqrt(sq) == doctest::Approx(r.grad_norm_max).epsilon(1e-12));
+      CHECK(slurp(d + "/log.jsonl").find("\"tensors\": {\"hidden0.weight\": ") != std::string::npos);
     }
   }
   SUBCASE("the weight clamp bounds the weight group only") {

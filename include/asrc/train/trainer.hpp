@@ -64,6 +64,9 @@ struct EpochRecord {
   /// also across a mid-epoch resume).
   double grad_norm_max = 0;
   Index clipped = 0;
+  /// The largest L2 norm of each parameter tensor's gradient, in layout order (log.jsonl
+  /// "grad_norm" "tensors"): where a growing gradient comes from.
+  std::vector<double> tensor_norm_max;
 };
 
 inline bool make_dirs(const std::string& path) {
@@ -331,6 +334,11 @@ class BasicTrainer {
     c.set_meta_number("partial.seconds", partial_.seconds);
     c.set_meta_number("partial.grad_norm_max", partial_.grad_norm_max);
     c.set_meta_int("partial.clipped", partial_.clipped);
+    if (!partial_.tensor_norm_max.empty())
+      c.set_tensor("partial.grad_norm_tensors",
+                   Eigen::Map<const RowVector<double>>(partial_.tensor_norm_max.data(),
+                                                      Index(partial_.tensor_norm_max.size())),
+                   dtype_of<double>());
     c.set_meta("rng.dropout", const_cast<Net&>(net_).dropout_rng().state());
     for (const auto& e : net_.layout().entries())
       c.set_tensor("param." + e.name, view(net_.params(), e), dtype_of<Scalar>());
@@ -360,6 +368,12 @@ class BasicTrainer {
     // Checkpoints written before the gradient norm was logged lack these two.
     partial_.grad_norm_max = c.has_meta("partial.grad_norm_max") ? c.meta_number("partial.grad_norm_max") : 0.0;
     partial_.clipped = c.has_meta("partial.clipped") ? c.meta_int("partial.clipped") : 0;
+    partial_.tensor_norm_max.clear();
+    if (c.has_tensor("partial.grad_norm_tensors")) {
+      const Index n = Index(net_.layout().entries().size());
+      const Vector<double> v = c.tensor_vector<double>("partial.grad_norm_tensors", n);
+      partial_.tensor_norm_max.assign(v.data(), v.data() + n);
+    }
     net_.dropout_rng().set_state(c.meta_at("rng.dropout"));
     load_optimizer(c, opt_, net_.layout(), path);
     apply_schedule(epoch_);
@@ -418,6 +432,8 @@ class BasicTrainer {
     Index seen = partial_.seen;
     rec.grad_norm_max = partial_.grad_norm_max;
     rec.clipped = partial_.clipped;
+    rec.tensor_norm_max = partial_.tensor_norm_max;
+    rec.tensor_norm_max.resize(net_.layout().entries().size(), 0.0);
     const Index first = next_batch_;
     rec.resumed = first > 0;
     const double seconds_before = partial_.seconds;
@@ -431,7 +447,7 @@ class BasicTrainer {
         next_batch_ = bi;
         partial_ = {loss_sum, correct, seen,
                     seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                    rec.grad_norm_max, rec.clipped};
+                    rec.grad_norm_max, rec.clipped, rec.tensor_norm_max};
         if (bi == 0) shuffle_rng_.set_state(epoch_shuffle_state_);  // the epoch has not begun
         if (progress_bar) *out << "\n";
         save(set_.results_dir + "/last.ckpt");
@@ -574,7 +590,16 @@ class BasicTrainer {
   /// reduced gradient, so every rank scales alike); rescaled to clip_grad_norm when longer.
   void clip_gradient(Vector<Scalar>& grad, EpochRecord& rec) const {
     double sq = 0;
-    for (Index i = 0; i < grad.size(); ++i) sq += double(grad[i]) * double(grad[i]);
+    const auto& entries = net_.layout().entries();
+    for (size_t k = 0; k < entries.size(); ++k) {  // entries tile the buffer in order
+      double tsq = 0;
+      for (Index i = entries[k].offset; i < entries[k].offset + entries[k].size(); ++i) {
+        const double v = double(grad[i]) * double(grad[i]);
+        sq += v;
+        tsq += v;
+      }
+      rec.tensor_norm_max[k] = std::max(rec.tensor_norm_max[k], std::sqrt(tsq));
+    }
     const double norm = std::sqrt(sq);
     rec.grad_norm_max = std::max(rec.grad_norm_max, norm);
     if (set_.clip_grad_norm > 0 && norm > set_.clip_grad_norm) {
@@ -637,9 +662,15 @@ class BasicTrainer {
                   r.phases.data, r.phases.forward_backward, r.phases.update, r.phases.test, r.phases.valid,
                   r.resumed ? "true" : "false");
     j << buf;
-    std::snprintf(buf, sizeof buf, ", \"grad_norm\": {\"max\": %.6g, \"clipped\": %ld}", r.grad_norm_max,
-                  long(r.clipped));
+    std::snprintf(buf, sizeof buf, ", \"grad_norm\": {\"max\": %.6g, \"clipped\": %ld, \"tensors\": {",
+                  r.grad_norm_max, long(r.clipped));
     j << buf;
+    const auto& entries = net_.layout().entries();
+    for (size_t k = 0; k < r.tensor_norm_max.size() && k < entries.size(); ++k) {
+      std::snprintf(buf, sizeof buf, "%s\"%s\": %.6g", k ? ", " : "", entries[k].name.c_str(), r.tensor_norm_max[k]);
+      j << buf;
+    }
+    j << "}}";
     if (!r.skip_kernels.empty()) {
       j << ", \"skip_kernels\": [";
       for (size_t l = 0; l < r.skip_kernels.size(); ++l) {
@@ -676,6 +707,7 @@ class BasicTrainer {
     double seconds = 0;
     double grad_norm_max = 0;
     Index clipped = 0;
+    std::vector<double> tensor_norm_max;
   } partial_;
   Index next_batch_ = 0;  ///< > 0 while an epoch is interrupted between batches
   // Time-limit estimates (seconds on `elapsed`): slowest batch, slowest checkpoint write,
