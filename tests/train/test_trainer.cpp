@@ -527,36 +527,42 @@ TEST_CASE("gradient-norm clipping and weight clamping: what they change, logged 
       const Checkpoint c = load_checkpoint(d + "/last.ckpt");
       const Index n = t.network().layout().size();
       const double m_norm = c.tensor_vector<double>("adam.exp_avg", n).norm();
-      CHECK(r.grad_norm_max > 1e-2);  // so 1e-3 clips
+      CHECK(r.grad_norm.max > 1e-2);  // so 1e-3 clips
       if (clip == 0) {
-        unclipped_norm = r.grad_norm_max;
-        CHECK(r.clipped == 0);
-        CHECK(m_norm == doctest::Approx(0.1 * r.grad_norm_max).epsilon(1e-12));
+        unclipped_norm = r.grad_norm.max;
+        CHECK(r.grad_norm.clipped == 0);
+        CHECK(m_norm == doctest::Approx(0.1 * r.grad_norm.max).epsilon(1e-12));
       } else {
-        CHECK(r.grad_norm_max == unclipped_norm);  // logged before the rescale
-        CHECK(r.clipped == 1);
+        CHECK(r.grad_norm.max == unclipped_norm);  // logged before the rescale
+        CHECK(r.grad_norm.clipped == 1);
         CHECK(m_norm == doctest::Approx(0.1 * 1e-3).epsilon(1e-5));
       }
       CHECK(grad_norm_entries(slurp(d + "/log.jsonl")).size() == 1);
       // One batch: the tensors' norms make up the whole gradient's norm.
-      REQUIRE(r.tensor_norm_max.size() == t.network().layout().entries().size());
+      REQUIRE(r.grad_norm.tensors.size() == t.network().layout().entries().size());
       double sq = 0;
-      for (double v : r.tensor_norm_max) sq += v * v;
-      CHECK(std::sqrt(sq) == doctest::Approx(r.grad_norm_max).epsilon(1e-12));
+      for (double v : r.grad_norm.tensors) sq += v * v;
+      CHECK(std::sqrt(sq) == doctest::Approx(r.grad_norm.max).epsilon(1e-12));
       CHECK(slurp(d + "/log.jsonl").find("\"tensors\": {\"hidden0.weight\": ") != std::string::npos);
     }
   }
   SUBCASE("the weight clamp bounds the weight group only") {
     const std::string d = temp_dir("clamp");
-    Loop t(settings(d, 2, 16, 0, 0.05), net, Adam<double>(AdamMode::adam), train, test);
+    NetworkConfig bip = net;  // a neuron tensor (trained decays) beside the weights
+    bip.lif.learn_decay = true;
+    Loop t(settings(d, 2, 16, 0, 0.05), bip, Adam<double>(AdamMode::adam), train, test);
     t.out = &sink;
     t.progress_bar = false;
     t.fit();
-    double largest_weight = 0;
-    for (const auto& e : t.network().layout().entries())
+    double largest_weight = 0, smallest_decay = 1;
+    for (const auto& e : t.network().layout().entries()) {
       if (e.group == ParamGroup::weights)
         largest_weight = std::max(largest_weight, view(t.network().params(), e).cwiseAbs().maxCoeff());
+      if (e.group == ParamGroup::neuron)
+        smallest_decay = std::min(smallest_decay, view(t.network().params(), e).minCoeff());
+    }
     CHECK(largest_weight == 0.05);  // reached (lr 0.05 moves weights past it) and not passed
+    CHECK(smallest_decay > 0.05);   // the decays, outside the weight group, are not clamped
   }
   SUBCASE("a stop mid-epoch keeps the epoch's largest norm and clip count") {
     const std::string a = temp_dir("clip_straight"), b = temp_dir("clip_resumed");
@@ -567,7 +573,7 @@ TEST_CASE("gradient-norm clipping and weight clamping: what they change, logged 
       t.progress_bar = false;
       t.fit();
       straight = t.network().params();
-      CHECK(t.history().back().clipped > 0);
+      CHECK(t.history().back().grad_norm.clipped > 0);
     }
     {
       Loop t(settings(b, 3, 16, 0.05, 0), net, Adam<double>(AdamMode::adam), train, test);

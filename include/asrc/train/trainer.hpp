@@ -39,6 +39,14 @@ struct EvalResult {
   Index samples = 0;
 };
 
+/// An epoch's gradient norms before clipping (log.jsonl "grad_norm"), over the whole epoch,
+/// also across a mid-epoch resume.
+struct GradNormStats {
+  double max = 0;               ///< the largest L2 norm of a batch's gradient
+  Index clipped = 0;            ///< batches that TrainSettings::clip_grad_norm rescaled
+  std::vector<double> tensors;  ///< the largest norm of each tensor's gradient, layout order
+};
+
 struct EpochRecord {
   Index epoch = 0;
   double lr = 0, lr_skip = 0, beta1 = 0, tau = 1;
@@ -59,14 +67,7 @@ struct EpochRecord {
     double data = 0, forward_backward = 0, update = 0, test = 0, valid = 0;
   } phases;
   bool resumed = false;
-  /// The largest L2 norm of a batch's gradient (before clipping) and how many batches
-  /// TrainSettings::clip_grad_norm rescaled (log.jsonl "grad_norm"; over the whole epoch,
-  /// also across a mid-epoch resume).
-  double grad_norm_max = 0;
-  Index clipped = 0;
-  /// The largest L2 norm of each parameter tensor's gradient, in layout order (log.jsonl
-  /// "grad_norm" "tensors"): where a growing gradient comes from.
-  std::vector<double> tensor_norm_max;
+  GradNormStats grad_norm;  ///< where a growing gradient comes from
 };
 
 inline bool make_dirs(const std::string& path) {
@@ -332,12 +333,12 @@ class BasicTrainer {
     c.set_meta_number("partial.correct", partial_.correct);
     c.set_meta_int("partial.seen", partial_.seen);
     c.set_meta_number("partial.seconds", partial_.seconds);
-    c.set_meta_number("partial.grad_norm_max", partial_.grad_norm_max);
-    c.set_meta_int("partial.clipped", partial_.clipped);
-    if (!partial_.tensor_norm_max.empty())
+    const GradNormStats& gn = partial_.grad_norm;
+    c.set_meta_number("partial.grad_norm_max", gn.max);
+    c.set_meta_int("partial.clipped", gn.clipped);
+    if (!gn.tensors.empty())
       c.set_tensor("partial.grad_norm_tensors",
-                   Eigen::Map<const RowVector<double>>(partial_.tensor_norm_max.data(),
-                                                      Index(partial_.tensor_norm_max.size())),
+                   Eigen::Map<const RowVector<double>>(gn.tensors.data(), Index(gn.tensors.size())),
                    dtype_of<double>());
     c.set_meta("rng.dropout", const_cast<Net&>(net_).dropout_rng().state());
     for (const auto& e : net_.layout().entries())
@@ -365,14 +366,15 @@ class BasicTrainer {
     partial_.correct = c.meta_number("partial.correct");
     partial_.seen = c.meta_int("partial.seen");
     partial_.seconds = c.meta_number("partial.seconds");
-    // Checkpoints written before the gradient norm was logged lack these two.
-    partial_.grad_norm_max = c.has_meta("partial.grad_norm_max") ? c.meta_number("partial.grad_norm_max") : 0.0;
-    partial_.clipped = c.has_meta("partial.clipped") ? c.meta_int("partial.clipped") : 0;
-    partial_.tensor_norm_max.clear();
+    // Checkpoints written before the gradient norms were logged lack these.
+    GradNormStats& gn = partial_.grad_norm;
+    gn.max = c.has_meta("partial.grad_norm_max") ? c.meta_number("partial.grad_norm_max") : 0.0;
+    gn.clipped = c.has_meta("partial.clipped") ? c.meta_int("partial.clipped") : 0;
+    gn.tensors.clear();
     if (c.has_tensor("partial.grad_norm_tensors")) {
       const Index n = Index(net_.layout().entries().size());
       const Vector<double> v = c.tensor_vector<double>("partial.grad_norm_tensors", n);
-      partial_.tensor_norm_max.assign(v.data(), v.data() + n);
+      gn.tensors.assign(v.data(), v.data() + n);
     }
     net_.dropout_rng().set_state(c.meta_at("rng.dropout"));
     load_optimizer(c, opt_, net_.layout(), path);
@@ -430,10 +432,8 @@ class BasicTrainer {
     // A resumed mid-epoch run continues with the saved batch and running sums.
     double loss_sum = partial_.loss_sum, correct = partial_.correct;
     Index seen = partial_.seen;
-    rec.grad_norm_max = partial_.grad_norm_max;
-    rec.clipped = partial_.clipped;
-    rec.tensor_norm_max = partial_.tensor_norm_max;
-    rec.tensor_norm_max.resize(net_.layout().entries().size(), 0.0);
+    rec.grad_norm = partial_.grad_norm;
+    rec.grad_norm.tensors.resize(net_.layout().entries().size(), 0.0);
     const Index first = next_batch_;
     rec.resumed = first > 0;
     const double seconds_before = partial_.seconds;
@@ -447,7 +447,7 @@ class BasicTrainer {
         next_batch_ = bi;
         partial_ = {loss_sum, correct, seen,
                     seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                    rec.grad_norm_max, rec.clipped, rec.tensor_norm_max};
+                    rec.grad_norm};
         if (bi == 0) shuffle_rng_.set_state(epoch_shuffle_state_);  // the epoch has not begun
         if (progress_bar) *out << "\n";
         save(set_.results_dir + "/last.ckpt");
@@ -483,7 +483,7 @@ class BasicTrainer {
       const auto t_update = std::chrono::steady_clock::now();
       rec.phases.forward_backward += seconds_between(t_fb, t_update);
       check_finite(loss, grad, bi);
-      clip_gradient(grad, rec);
+      clip_gradient(grad, rec.grad_norm);
       opt_.step(net_.layout(), net_.params(), grad);
       clamp_weights();
       check_params(bi);
@@ -588,7 +588,7 @@ class BasicTrainer {
   }
   /// The gradient's L2 norm, summed in double in a fixed order (every rank holds the same
   /// reduced gradient, so every rank scales alike); rescaled to clip_grad_norm when longer.
-  void clip_gradient(Vector<Scalar>& grad, EpochRecord& rec) const {
+  void clip_gradient(Vector<Scalar>& grad, GradNormStats& gn) const {
     double sq = 0;
     const auto& entries = net_.layout().entries();
     for (size_t k = 0; k < entries.size(); ++k) {  // entries tile the buffer in order
@@ -598,13 +598,13 @@ class BasicTrainer {
         sq += v;
         tsq += v;
       }
-      rec.tensor_norm_max[k] = std::max(rec.tensor_norm_max[k], std::sqrt(tsq));
+      gn.tensors[k] = std::max(gn.tensors[k], std::sqrt(tsq));
     }
     const double norm = std::sqrt(sq);
-    rec.grad_norm_max = std::max(rec.grad_norm_max, norm);
+    gn.max = std::max(gn.max, norm);
     if (set_.clip_grad_norm > 0 && norm > set_.clip_grad_norm) {
       grad *= static_cast<Scalar>(set_.clip_grad_norm / (norm + 1e-6));  // torch's coefficient
-      ++rec.clipped;
+      ++gn.clipped;
     }
   }
   void clamp_weights() {
@@ -663,11 +663,11 @@ class BasicTrainer {
                   r.resumed ? "true" : "false");
     j << buf;
     std::snprintf(buf, sizeof buf, ", \"grad_norm\": {\"max\": %.6g, \"clipped\": %ld, \"tensors\": {",
-                  r.grad_norm_max, long(r.clipped));
+                  r.grad_norm.max, long(r.grad_norm.clipped));
     j << buf;
     const auto& entries = net_.layout().entries();
-    for (size_t k = 0; k < r.tensor_norm_max.size() && k < entries.size(); ++k) {
-      std::snprintf(buf, sizeof buf, "%s\"%s\": %.6g", k ? ", " : "", entries[k].name.c_str(), r.tensor_norm_max[k]);
+    for (size_t k = 0; k < r.grad_norm.tensors.size() && k < entries.size(); ++k) {
+      std::snprintf(buf, sizeof buf, "%s\"%s\": %.6g", k ? ", " : "", entries[k].name.c_str(), r.grad_norm.tensors[k]);
       j << buf;
     }
     j << "}}";
@@ -705,9 +705,7 @@ class BasicTrainer {
     double loss_sum = 0, correct = 0;
     Index seen = 0;
     double seconds = 0;
-    double grad_norm_max = 0;
-    Index clipped = 0;
-    std::vector<double> tensor_norm_max;
+    GradNormStats grad_norm;
   } partial_;
   Index next_batch_ = 0;  ///< > 0 while an epoch is interrupted between batches
   // Time-limit estimates (seconds on `elapsed`): slowest batch, slowest checkpoint write,
