@@ -235,6 +235,48 @@ TEST_CASE("ASRC: skipping the lags whose coefficient is exactly 0 changes nothin
   }
 }
 
+TEST_CASE("ASRC: skipping the steps where a layer is silent changes nothing (bitwise)") {
+  // No biases and no input in steps 0-29 and 60-74: the layers cannot fire there (the
+  // membrane starts at 0), so their Y_t rows are 0 and the mixture, dL/dc_j and the
+  // banded products leave those sources out. tau 1: no coefficient is 0, so only the
+  // silent steps are skipped. Widths and chunks as in the test above.
+  for (KernelPolicy kernels : {KernelPolicy::automatic, KernelPolicy::dense})
+  for (Index width : {37, 40}) {
+    NetworkConfig cfg = table1(3, {32, width, 36}, 5, Recurrence::asrc, 21);
+    cfg.chunk_size = 16;
+    cfg.threads = 2;
+    cfg.dropout = 0.1;
+    cfg.kernels = kernels;
+    const Index steps = 130, B = 20;
+    Matrix<float> x = random_input<float>(steps, B, cfg.input_size, 32, -0.2, 1.0);
+    for (Index t = 0; t < steps; ++t)
+      if (t < 30 || (t >= 60 && t < 75)) x.middleRows(t * B, B).setZero();
+    std::vector<int> labels(B);
+    for (Index b = 0; b < B; ++b) labels[size_t(b)] = int(b % cfg.num_classes);
+    Vector<float> g[2];
+    Matrix<float> gx[2];
+    double loss[2];
+    std::vector<double> rates;
+    for (int skip : {0, 1}) {
+      cfg.skip_zero_lags = skip == 1;
+      Network<float> net = lively_network<float>(cfg);
+      for (const auto& e : net.layout().entries())
+        if (e.name.size() > 5 && e.name.compare(e.name.size() - 5, 5, ".bias") == 0) view(net.params(), e).setZero();
+      net.set_tau(1.0);
+      loss[skip] = net.forward_backward(x, B, labels, g[skip], &gx[skip]);
+      rates = net.spike_rates();
+    }
+    INFO("width " << width << (kernels == KernelPolicy::dense ? " dense" : " automatic"));
+    for (double r : rates) REQUIRE(r > 0.01);  // every layer fires in the other steps
+    CHECK(std::memcmp(&loss[0], &loss[1], sizeof(double)) == 0);
+    REQUIRE(g[0].size() == g[1].size());
+    CHECK(std::memcmp(g[0].data(), g[1].data(), sizeof(float) * size_t(g[0].size())) == 0);
+    REQUIRE(gx[0].size() == gx[1].size());
+    CHECK(std::memcmp(gx[0].data(), gx[1].data(), sizeof(float) * size_t(gx[0].size())) == 0);
+    CHECK(g[0].norm() > 0);
+  }
+}
+
 TEST_CASE("spike-aware kernels agree with the dense GEMM path") {
   for (const auto& [name, cfg0] : kinds()) {
     for (int input : {0, 1})  // dense inputs; sparse counts (layer 0 then uses the row kernel)

@@ -34,12 +34,14 @@
 // input gradient and the weight gradients are single products over all T*Bc rows.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "asrc/core/kernels.hpp"
 #include "asrc/core/parameters.hpp"
 #include "asrc/core/random.hpp"
+#include "asrc/core/small_gemm.hpp"
 #include "asrc/core/init.hpp"
 #include "asrc/layers/psc.hpp"
 #include "asrc/layers/recurrence.hpp"
@@ -82,7 +84,9 @@ struct LayerCache {
   std::vector<Matrix<T>> state;  ///< the neuron's carried state, Bc x H each
   Matrix<T> gy;     ///< ASRC training: dL/dY_t of one block of steps (min(kMixBlock, K) x Bc*H)
   Matrix<T> lagA;   ///< ASRC training: lag coefficients of one block as a banded matrix
-  Matrix<T> lagM;   ///< ASRC training: <dL/dr_t, Y_u> of one block of steps
+  std::vector<Index> ks;              ///< ASRC training: rows_gemm's scratch
+  std::vector<Index> live;            ///< ASRC training: the lags of one step that are not silent
+  std::vector<std::uint8_t> silent;  ///< ASRC training: step t's outputs y_t are all zero
   Matrix<T> gsum;   ///< Bc x H: sum over steps of dL/da_t (for the bias gradient)
   Matrix<T> tmp;    ///< F x H scratch of the gathered weight gradients
   Matrix<T> gWrec;  ///< H x H: dW_rec before its diagonal is dropped (no self connections)
@@ -93,9 +97,10 @@ struct LayerCache {
 struct KernelChoice {
   bool sparse_input = false;      ///< feed-forward product from this layer's input
   bool sparse_recurrent = false;  ///< W_rec times past spikes
-  /// ASRC in training: the step-by-step part of the lag mixture leaves out the lags whose
-  /// coefficient is exactly 0 (mix_steps_nonzero). The same results bitwise as the full
-  /// mixture (tested); false runs every lag, for checking.
+  /// ASRC in training: the lag mixture and its backward leave out the terms that are
+  /// exactly 0: lags whose coefficient is 0, and steps whose outputs y_t are all 0 (a
+  /// silent layer). The same results bitwise as the full mixture (tested); false runs
+  /// every term, for checking.
   bool skip_zero_lags = true;
 };
 
@@ -392,7 +397,11 @@ class SpikingLayer {
     const T* ws = self_ >= 0 ? params.data() + layout.entry(self_).offset : nullptr;
     // ASRC in training keeps Y_t = s_t W_rec^T of every step: the forward mixes the last
     // K of them, and backward needs all of them for dL/dc_j.
-    if (mixture) c.Y.resize(steps * Bc, H);
+    if (mixture) {
+      c.Y.resize(steps * Bc, H);
+      c.silent.assign(size_t(steps), 0);
+    }
+    const std::uint8_t* silent = mixture && kc.skip_zero_lags ? c.silent.data() : nullptr;
     const std::vector<Index> lags = mixture ? nonzero_lags(coeff, kc.skip_zero_lags) : std::vector<Index>{};
     const auto Wrec = recurrent_view(layout, params);
     const auto pv = neuron_values(layout, params);
@@ -442,13 +451,16 @@ class SpikingLayer {
         if (mixture) {
           // Terms from before the block: R[t0 + i] += sum_u c_(t0+i-u) Y[u], u < t0.
           const Index u0 = std::max<Index>(0, t0 - K);
-          add_band(coeff, t0, nb, u0, t0 - u0, c.Y.data(), Bc * H, Rm.data() + t0 * Bc * H, c.lagA);
+          add_band(coeff, t0, nb, u0, t0 - u0, c.Y.data(), Bc * H, Rm.data() + t0 * Bc * H, c, silent,
+                   kc.skip_zero_lags);
         }
         for (Index t = t0; t < t0 + nb; ++t) {
           T* rt = Rm.data() + t * Bc * H;
           // Terms from inside the block: lags 1 .. t - t0.
           if (mixture) {
-            if (lags.empty()) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, rt, t - t0);
+            const std::vector<Index>* live = audible_lags(lags, K, silent, t, t - t0, c.live);
+            if (live) mix_steps_nonzero(c.Y.data(), Bc * H, t, -1, steps, coeff, *live, rt, t - t0);
+            else if (lags.empty()) mix_steps(c.Y.data(), Bc * H, t, -1, steps, coeff, rt, t - t0);
             else mix_steps_nonzero(c.Y.data(), Bc * H, t, -1, steps, coeff, lags, rt, t - t0);
           }
           if (ws && t > 0) add_self(ws, c.S.data() + (t - 1) * Bc * H, rt, Bc, H);
@@ -463,6 +475,8 @@ class SpikingLayer {
           if (mixture) {
             auto Y = c.Y.middleRows(t * Bc, Bc);
             add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y, false);
+            const T* yt = c.S.data() + t * Bc * H;
+            c.silent[size_t(t)] = std::all_of(yt, yt + Bc * H, [](T v) { return v == T(0); });
           }
         }
       }
@@ -513,7 +527,7 @@ class SpikingLayer {
     // mirrored: for the steps t_first .. t1 the terms from after t1 are known before the
     // block starts and are one banded product into c.gy; the terms from inside the block
     // run step by step. Forward left Y_t = s_t W_rec^T of every step in c.Y, for
-    // dL/dc_j = sum_t <dL/dr_t, Y_{t-j}> after the loop (lag_gradient).
+    // dL/dc_j = sum_t <dL/dr_t, Y_{t-j}> after the loop (lag_correlation).
     //
     // Single lag lambda: dL/dY_t = dL/dr_{t+lambda}, and for the steps t1-lambda+1 .. t1
     // those rows are all known once step t1+1 is done, so their recurrent gradient is
@@ -535,7 +549,8 @@ class SpikingLayer {
         // Terms from after the block: gy[t - t_first] = sum_u c_(u-t) dL/dr[u], u > t1.
         const Index nb = t1 - t_first + 1, u0 = t1 + 1;
         MatrixMap<T>(c.gy.data(), nb, N_).setZero();
-        add_band(coeff, t_first, nb, u0, std::min(steps, u0 + K) - u0, GR.data(), N_, c.gy.data(), c.lagA);
+        add_band(coeff, t_first, nb, u0, std::min(steps, u0 + K) - u0, GR.data(), N_, c.gy.data(), c, nullptr,
+                 kc.skip_zero_lags);
       }
       for (Index t = t1; t >= t_first; --t) {
         auto gS = c.G.middleRows(t * Bc, Bc);  // in: dL/ds_t from above; out: dL/da_t
@@ -547,7 +562,8 @@ class SpikingLayer {
           // later steps already hold dL/dr.
           if (lags.empty()) mix_steps(GR.data(), N_, t, +1, steps, coeff, gy.data(), t1 - t);
           else mix_steps_nonzero(GR.data(), N_, t, +1, steps, coeff, lags, gy.data(), t1 - t);
-          if (t + 1 < steps) gS.noalias() += gy * Wrec;
+          if (t + 1 < steps)
+            rows_gemm<T>(Bc, H, H, gy.data(), H, Wrec.data(), H, gS.data(), H, kc.skip_zero_lags, c.ks);
         }
         // dL/dy_t += w_s (.) dL/dr_{t+1}; then through the PSC filter to dL/ds_t.
         if (ws && t + 1 < steps) add_self(ws, GR.data() + (t + 1) * N_, gS.data(), Bc, H);
@@ -561,7 +577,9 @@ class SpikingLayer {
         if (mixture) V = gy;  // the membrane cache is no longer needed: keep dL/dY_t there
       }
     }
-    if (mixture && skip_ >= 0) lag_gradient(c, GR, steps, N_, K, grad_coeff);
+    if (mixture && skip_ >= 0)
+      lag_correlation<T>(GR.data(), c.Y.data(), steps, N_, K, kc.skip_zero_lags ? c.silent.data() : nullptr,
+                         grad_coeff.data());
     if (ws) {  // dL/dw_s = sum over steps t >= 1 and sequences of dL/dr_t (.) y_{t-1}
       T* gws = grad.data() + layout.entry(self_).offset;
       for (Index t = 1; t < steps; ++t) {
@@ -692,14 +710,15 @@ class SpikingLayer {
     return lags;
   }
 
-  /// mix_steps with the lags whose c_j is exactly 0 left out of the tiles (`lags`: the
-  /// others, increasing). The same results bitwise: in a tile every element is the chain
-  /// a <- a + c_j y over j increasing, the same expression as in mix_steps (GCC fuses it
-  /// into one FMA per lag in both), so the lags kept see the same operations in the same
-  /// order, and a lag left out would have added c_j y = +-0, which leaves a unchanged for
-  /// finite y except that +0 + -0 gives +0 where a was -0 (the sign of a zero current or
-  /// dL/dY; the spikes and every non-zero value are the same). With y = +-inf or NaN the
-  /// full mixture gives NaN where this does not. The last n mod 128 columns run every lag
+  /// mix_steps with the lags whose term is exactly 0 left out of the tiles (`lags`: the
+  /// others, increasing): c_j is 0, or the source step is silent (y = 0). The same
+  /// results bitwise: in a tile every element is the chain a <- a + c_j y over j
+  /// increasing, the same expression as in mix_steps (GCC fuses it into one FMA per lag
+  /// in both), so the lags kept see the same operations in the same order, and a lag left
+  /// out would have added c_j y = +-0, which leaves a unchanged for finite c_j and y except
+  /// that +0 + -0 gives +0 where a was -0 (the sign of a zero current or dL/dY; the spikes
+  /// and every non-zero value are the same). With y = +-inf or NaN the full mixture gives
+  /// NaN where this does not. The last n mod 128 columns run every lag
   /// (mix_tail, see there).
   static void mix_steps_nonzero(const T* src, Index n, Index t, int dir, Index steps,
                                 const std::vector<T>& coeff, const std::vector<Index>& lags,
@@ -728,41 +747,45 @@ class SpikingLayer {
 
   /// out[i] += sum_k A(i, k) src[u0 + k] for the output steps t0 .. t0+nb-1 and the
   /// source steps u0 .. u0+nu-1 (all before them in forward, all after them in
-  /// backward), one block of N values per step: one GEMM with the banded coefficients
-  /// A(i, k) = c_lag, lag = |(u0 + k) - (t0 + i)|, for 1 <= lag <= K, else 0 (in `A`).
-  static void add_band(const std::vector<T>& coeff, Index t0, Index nb, Index u0, Index nu,
-                       const T* src, Index N, T* out, Matrix<T>& A) {
+  /// backward), one block of N values per step: the banded coefficients A(i, k) = c_lag,
+  /// lag = |(u0 + k) - (t0 + i)|, for 1 <= lag <= K, else 0 (in c.lagA), times the source
+  /// rows (rows_gemm). With `skip`, the terms that are exactly 0 are left out: zero
+  /// coefficients, and the sources flagged in `silent` (optional), whose column of A is
+  /// set to 0.
+  static void add_band(const std::vector<T>& coeff, Index t0, Index nb, Index u0, Index nu, const T* src,
+                       Index N, T* out, LayerCache<T>& c, const std::uint8_t* silent, bool skip) {
     if (nu <= 0) return;
     const Index K = static_cast<Index>(coeff.size());
+    Matrix<T>& A = c.lagA;
     A.resize(nb, nu);
     for (Index i = 0; i < nb; ++i)
       for (Index k = 0; k < nu; ++k) {
         const Index lag = std::abs((u0 + k) - (t0 + i));
-        A(i, k) = (lag >= 1 && lag <= K) ? coeff[size_t(lag - 1)] : T(0);
+        A(i, k) = (lag >= 1 && lag <= K && !(silent && silent[u0 + k])) ? coeff[size_t(lag - 1)] : T(0);
       }
-    MatrixMap<T>(out, nb, N).noalias() += A * ConstMatrixMap<T>(src + u0 * N, nu, N);
+    rows_gemm<T>(nb, nu, N, A.data(), nu, src + u0 * N, N, out, N, skip, c.ks);
   }
 
-  /// grad_coeff[j-1] += sum_t <dL/dr_t, Y_{t-j}> (j = 1..K) with G = dL/dr and Y from
-  /// forward: per block of steps, one product of its dL/dI rows with the Y rows of the
-  /// lags it reaches (c.lagM, some of whose entries fall outside the band and are not
-  /// used), instead of K separate dot products per step.
-  static void lag_gradient(LayerCache<T>& c, const Matrix<T>& G, Index steps, Index N, Index K,
-                           std::vector<T>& grad_coeff) {
-    // Blocks of kMixBlock steps even when T_lambda is shorter: for SSC (T_lambda 6) the
-    // larger products were 7% faster per training step than blocks of 6 (asrc-bench).
-    const Index L = kMixBlock;
-    for (Index t0 = 1; t0 < steps; t0 += L) {
-      const Index nb = std::min(L, steps - t0), u0 = std::max<Index>(0, t0 - K);
-      const Index nu = t0 + nb - 1 - u0;  // sources u0 .. t0+nb-2
-      c.lagM.noalias() = ConstMatrixMap<T>(G.data() + t0 * N, nb, N) *
-                         ConstMatrixMap<T>(c.Y.data() + u0 * N, nu, N).transpose();
-      for (Index i = 0; i < nb; ++i)
-        for (Index k = 0; k < nu; ++k) {
-          const Index lag = (t0 + i) - (u0 + k);
-          if (lag >= 1 && lag <= K) grad_coeff[size_t(lag - 1)] += c.lagM(i, k);
-        }
+  /// The lags of step t's mixture (`lags`, or 1 .. K when it is empty; up to jmax) whose
+  /// source step is not silent, in `out`; nullptr (use `lags` as they are) without flags
+  /// or when none of those sources is silent.
+  static const std::vector<Index>* audible_lags(const std::vector<Index>& lags, Index K,
+                                                const std::uint8_t* silent, Index t, Index jmax,
+                                                std::vector<Index>& out) {
+    if (!silent) return nullptr;
+    const Index J = std::min({K, jmax, t});
+    bool any = false;
+    for (Index j = 1; j <= J && !any; ++j) any = silent[t - j] != 0;
+    if (!any) return nullptr;
+    out.clear();
+    if (lags.empty()) {
+      for (Index j = 1; j <= J; ++j)
+        if (!silent[t - j]) out.push_back(j);
+    } else {
+      for (Index j : lags)
+        if (j <= J && !silent[t - j]) out.push_back(j);
     }
+    return &out;
   }
 
   HiddenLayerConfig cfg_;
