@@ -42,12 +42,15 @@ constexpr int kLagLags = 4;
 /// out[r, c0 .. c0 + CV*width) += sum_q a[r, ks[q]] B[ks[q], same] for r < R.
 template <typename T, int R, int CV>
 inline void gemm_tile(const T* a, Index lda, const Index* ks, Index nk, const T* B, Index ldb, T* out,
-                      Index ldo, Index c0) {
+                      Index ldo, Index c0, bool accumulate) {
   using S = Simd<T>;
   constexpr Index W = S::width;
   typename S::type acc[R][CV];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < CV; ++v) S::load(acc[r][v], out + r * ldo + c0 + v * W);
+    for (int v = 0; v < CV; ++v) {
+      if (accumulate) S::load(acc[r][v], out + r * ldo + c0 + v * W);
+      else acc[r][v] = typename S::type{};
+    }
   for (Index q = 0; q < nk; ++q) {
     const Index k = ks[q];
     typename S::type x[CV];
@@ -65,18 +68,18 @@ inline void gemm_tile(const T* a, Index lda, const Index* ks, Index nk, const T*
 /// last columns one at a time.
 template <typename T, int R>
 inline void gemm_rows(const T* a, Index lda, const Index* ks, Index nk, const T* B, Index ldb, T* out,
-                      Index ldo, Index n) {
+                      Index ldo, Index n, bool accumulate) {
   constexpr Index W = Simd<T>::width;
   Index c0 = 0;
   for (; c0 + kGemmVectors * W <= n; c0 += kGemmVectors * W)
-    gemm_tile<T, R, kGemmVectors>(a, lda, ks, nk, B, ldb, out, ldo, c0);
-  for (; c0 + W <= n; c0 += W) gemm_tile<T, R, 1>(a, lda, ks, nk, B, ldb, out, ldo, c0);
+    gemm_tile<T, R, kGemmVectors>(a, lda, ks, nk, B, ldb, out, ldo, c0, accumulate);
+  for (; c0 + W <= n; c0 += W) gemm_tile<T, R, 1>(a, lda, ks, nk, B, ldb, out, ldo, c0, accumulate);
   // std::fma: left to itself, GCC vectorizes this loop over q in pairs, one product
   // rounded before its add and one fused, so that leaving out a k would change which
   // products are fused.
   for (Index c = c0; c < n; ++c)
     for (int r = 0; r < R; ++r) {
-      T s = out[r * ldo + c];
+      T s = accumulate ? out[r * ldo + c] : T(0);
       for (Index q = 0; q < nk; ++q) s = std::fma(a[r * lda + ks[q]], B[ks[q] * ldb + c], s);
       out[r * ldo + c] = s;
     }
@@ -85,11 +88,11 @@ inline void gemm_rows(const T* a, Index lda, const Index* ks, Index nk, const T*
 }  // namespace detail
 
 /// out (rows x n, row stride ldo) += a (rows x k, stride lda) B (k x n, stride ldb), all
-/// row-major. With skip_zero, the k whose a[r, k] is 0 for every row r of a tile of rows
-/// are left out (see the top of this file); `ks` is scratch.
+/// row-major (= without `accumulate`). With skip_zero, the k whose a[r, k] is 0 for every
+/// row r of a tile of rows are left out (see the top of this file); `ks` is scratch.
 template <typename T>
 void rows_gemm(Index rows, Index k, Index n, const T* a, Index lda, const T* B, Index ldb, T* out, Index ldo,
-               bool skip_zero, std::vector<Index>& ks) {
+               bool skip_zero, std::vector<Index>& ks, bool accumulate = true) {
   ks.resize(size_t(k));
   constexpr Index R = detail::kGemmRows;
   for (Index r0 = 0; r0 < rows; r0 += R) {
@@ -100,80 +103,84 @@ void rows_gemm(Index rows, Index k, Index n, const T* a, Index lda, const T* B, 
       for (Index r = r0; r < r0 + nr && !any; ++r) any = a[r * lda + j] != T(0);
       if (any) ks[size_t(nk++)] = j;
     }
-    if (nk == 0) continue;
+    if (nk == 0 && accumulate) continue;
     if (nr == R)
-      detail::gemm_rows<T, R>(a + r0 * lda, lda, ks.data(), nk, B, ldb, out + r0 * ldo, ldo, n);
+      detail::gemm_rows<T, R>(a + r0 * lda, lda, ks.data(), nk, B, ldb, out + r0 * ldo, ldo, n, accumulate);
     else
       for (Index r = r0; r < r0 + nr; ++r)
-        detail::gemm_rows<T, 1>(a + r * lda, lda, ks.data(), nk, B, ldb, out + r * ldo, ldo, n);
+        detail::gemm_rows<T, 1>(a + r * lda, lda, ks.data(), nk, B, ldb, out + r * ldo, ldo, n, accumulate);
   }
 }
 
 /// gc[j - 1] += sum_{t = max(1, j) .. steps-1} <G_t, Y_{t-j}> for j = 1 .. K, where G and Y
 /// hold one row of N values per step (row-major, steps x N). silent (optional, one flag
-/// per step): Y_u is all zero; the dot products with such rows are left out. Each gc[j-1]
-/// receives its terms with t increasing; a dot product sums its vector lanes in order,
-/// then the last N mod width values.
+/// per step): Y_u is all zero; the dot products with such rows are left out. The columns
+/// are taken in blocks small enough that the K + 2 rows a block of steps reads stay in
+/// the L1 cache; each gc[j-1] receives one partial sum per block and per step, blocks
+/// outer, t increasing inside; a partial sum adds its vector lanes in order, then the
+/// block's last N mod width values.
 template <typename T>
 void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, const std::uint8_t* silent, T* gc) {
   using S = detail::Simd<T>;
-  constexpr Index W = S::width;
+  constexpr Index W = S::width, CB = 8 * W;
   constexpr int NT = detail::kLagSteps, NJ = detail::kLagLags;
-  const Index nv = N / W * W;
-  auto finish = [&](const typename S::type& acc, const T* g, const T* y) {
-    T s = 0;
-    for (Index w = 0; w < W; ++w) s += acc[w];
-    for (Index c = nv; c < N; ++c) s += g[c] * y[c];
-    return s;
-  };
-  auto dot = [&](Index t, Index j) {
-    typename S::type acc{};
-    const T* g = G + t * N;
-    const T* y = Y + (t - j) * N;
-    for (Index c = 0; c < nv; c += W) {
-      typename S::type a, b;
-      S::load(a, g + c);
-      S::load(b, y + c);
-      acc += a * b;
-    }
-    return finish(acc, g, y);
-  };
-  for (Index t0 = 1; t0 < steps; t0 += NT) {
-    const Index nt = std::min<Index>(NT, steps - t0);
-    for (Index j0 = 1; j0 <= std::min(K, t0 + nt - 1); j0 += NJ) {
-      // The pairs (t, j) of the tile that exist: j <= K and j <= t.
-      const bool full = nt == NT && j0 + NJ - 1 <= K && j0 + NJ - 1 <= t0;
-      if (!full) {
-        for (Index dt = 0; dt < nt; ++dt)
-          for (Index j = j0; j < j0 + NJ && j <= K && j <= t0 + dt; ++j)
-            if (!silent || !silent[t0 + dt - j]) gc[j - 1] += dot(t0 + dt, j);
-        continue;
+  for (Index cb = 0; cb < N; cb += CB) {
+    const Index ce = std::min(N, cb + CB), ve = cb + (ce - cb) / W * W;
+    auto finish = [&](const typename S::type& acc, const T* g, const T* y) {
+      T s = 0;
+      for (Index w = 0; w < W; ++w) s += acc[w];
+      for (Index c = ve; c < ce; ++c) s += g[c] * y[c];
+      return s;
+    };
+    auto dot = [&](Index t, Index j) {
+      typename S::type acc{};
+      const T* g = G + t * N;
+      const T* y = Y + (t - j) * N;
+      for (Index c = cb; c < ve; c += W) {
+        typename S::type a, b;
+        S::load(a, g + c);
+        S::load(b, y + c);
+        acc += a * b;
       }
-      // Rows of Y the tile reads: t0 + NT - 1 - j0 - m for m = 0 .. NT + NJ - 2.
-      constexpr int NY = NT + NJ - 1;
-      const Index top = t0 + NT - 1 - j0;
-      if (silent) {
-        bool all = true;
-        for (int m = 0; m < NY && all; ++m) all = silent[top - m] != 0;
-        if (all) continue;
-      }
-      typename S::type acc[NT][NJ];
-      for (int dt = 0; dt < NT; ++dt)
-        for (int q = 0; q < NJ; ++q) acc[dt][q] = typename S::type{};
-      for (Index c = 0; c < nv; c += W) {
-        typename S::type g[NT], y[NY];
-        for (int dt = 0; dt < NT; ++dt) S::load(g[dt], G + (t0 + dt) * N + c);
-        for (int m = 0; m < NY; ++m) S::load(y[m], Y + (top - m) * N + c);
-        // (t0 + dt, j0 + q) reads row t0 + dt - j0 - q = top - (NT - 1 - dt + q).
-        for (int dt = 0; dt < NT; ++dt)
-          for (int q = 0; q < NJ; ++q) acc[dt][q] += g[dt] * y[NT - 1 - dt + q];
-      }
-      for (int dt = 0; dt < NT; ++dt)
-        for (int q = 0; q < NJ; ++q) {
-          const Index t = t0 + dt, j = j0 + q;
-          if (silent && silent[t - j]) continue;
-          gc[j - 1] += finish(acc[dt][q], G + t * N, Y + (t - j) * N);
+      return finish(acc, g, y);
+    };
+    for (Index t0 = 1; t0 < steps; t0 += NT) {
+      const Index nt = std::min<Index>(NT, steps - t0);
+      for (Index j0 = 1; j0 <= std::min(K, t0 + nt - 1); j0 += NJ) {
+        // The pairs (t, j) of the tile that exist: j <= K and j <= t.
+        const bool full = nt == NT && j0 + NJ - 1 <= K && j0 + NJ - 1 <= t0;
+        if (!full) {
+          for (Index dt = 0; dt < nt; ++dt)
+            for (Index j = j0; j < j0 + NJ && j <= K && j <= t0 + dt; ++j)
+              if (!silent || !silent[t0 + dt - j]) gc[j - 1] += dot(t0 + dt, j);
+          continue;
         }
+        // Rows of Y the tile reads: t0 + NT - 1 - j0 - m for m = 0 .. NT + NJ - 2.
+        constexpr int NY = NT + NJ - 1;
+        const Index top = t0 + NT - 1 - j0;
+        if (silent) {
+          bool all = true;
+          for (int m = 0; m < NY && all; ++m) all = silent[top - m] != 0;
+          if (all) continue;
+        }
+        typename S::type acc[NT][NJ];
+        for (int dt = 0; dt < NT; ++dt)
+          for (int q = 0; q < NJ; ++q) acc[dt][q] = typename S::type{};
+        for (Index c = cb; c < ve; c += W) {
+          typename S::type g[NT], y[NY];
+          for (int dt = 0; dt < NT; ++dt) S::load(g[dt], G + (t0 + dt) * N + c);
+          for (int m = 0; m < NY; ++m) S::load(y[m], Y + (top - m) * N + c);
+          // (t0 + dt, j0 + q) reads row t0 + dt - j0 - q = top - (NT - 1 - dt + q).
+          for (int dt = 0; dt < NT; ++dt)
+            for (int q = 0; q < NJ; ++q) acc[dt][q] += g[dt] * y[NT - 1 - dt + q];
+        }
+        for (int dt = 0; dt < NT; ++dt)
+          for (int q = 0; q < NJ; ++q) {
+            const Index t = t0 + dt, j = j0 + q;
+            if (silent && silent[t - j]) continue;
+            gc[j - 1] += finish(acc[dt][q], G + t * N, Y + (t - j) * N);
+          }
+      }
     }
   }
 }

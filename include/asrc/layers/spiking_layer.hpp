@@ -111,8 +111,6 @@ class SpikingLayer {
   static constexpr Index kTimeBlock = 32;
   /// Steps of one ASRC mixture block (at most; min(this, T_lambda) is used).
   static constexpr Index kMixBlock = 16;
-  /// Rows of dL/dI per product of the input gradient dL/dx = dL/dI W.
-  static constexpr Index kGradInputRows = 2048;
 
   SpikingLayer(const HiddenLayerConfig& cfg, ParamLayout& layout, const std::string& prefix,
                Index shared_skip_entry = -1)
@@ -619,24 +617,20 @@ class SpikingLayer {
     add_weight_grad(view(grad, layout.entry(weight_)), c.G, x, kc.sparse_input, c.tmp);
     for (size_t k = 0; k < extra_.size(); ++k) {
       add_weight_grad(view(grad, layout.entry(extra_[k])), c.G, *extra[k], kc.sparse_recurrent, c.tmp);
-      input_gradient(c.G, view(params, layout.entry(extra_[k])), *extra_grad[k], true);
+      input_gradient(c.G, view(params, layout.entry(extra_[k])), *extra_grad[k], true, c.ks);
     }
     if (grad_input) {
       if (!accumulate_input) grad_input->resize(c.G.rows(), W.cols());
-      input_gradient(c.G, W, *grad_input, accumulate_input);
+      input_gradient(c.G, W, *grad_input, accumulate_input, c.ks);
     }
   }
 
-  /// out (+)= G W, in row blocks: one product over all T*Bc rows (10 MB of dL/dI for
-  /// S-MNIST) ran 7-13% slower in Eigen than the same product in blocks of 2048 rows
-  /// (microbenchmark on a 2-core AMD EPYC, shapes of the Table 1 layers; on a whole
-  /// training step the difference was within run-to-run noise).
-  static void input_gradient(const Matrix<T>& G, const ConstMatrixMap<T>& W, Matrix<T>& out, bool accumulate) {
-    for (Index r0 = 0; r0 < G.rows(); r0 += kGradInputRows) {
-      const Index nr = std::min(kGradInputRows, G.rows() - r0);
-      if (accumulate) out.middleRows(r0, nr).noalias() += G.middleRows(r0, nr) * W;
-      else out.middleRows(r0, nr).noalias() = G.middleRows(r0, nr) * W;
-    }
+  /// out (+)= G W (rows_gemm: G has T*Bc rows, W is small; Eigen's GEMM spent a large
+  /// part of this product packing).
+  static void input_gradient(const Matrix<T>& G, const ConstMatrixMap<T>& W, Matrix<T>& out, bool accumulate,
+                             std::vector<Index>& ks) {
+    rows_gemm<T>(G.rows(), G.cols(), W.cols(), G.data(), G.cols(), W.data(), W.cols(), out.data(), out.cols(), false,
+                 ks, accumulate);
   }
 
   /// out (+)= s W_rec^T, by the row kernel or by GEMM as `kc` says.
