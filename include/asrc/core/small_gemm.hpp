@@ -7,7 +7,7 @@
 //                    read straight from its rows, never packed. Eigen's GEMM packs both
 //                    operands on every call; for dL/dY_t W_rec (16 x H by H x H, once per
 //                    step) and the banded mixture (16 x T_lambda by T_lambda x 16H) the
-//                    packing cost about as much as the arithmetic (docs/results/speed.md).
+//                    packing cost about as much as the arithmetic (docs/results/epoch-breakdown).
 //   lag_correlation  sum_t <G_t, Y_{t-j}> for every lag j (dL/dc_j of the ASRC kernel),
 //                    in tiles of 2 steps x 4 lags that share 5 rows of Y between 8 dot
 //                    products; Eigen's product over a block of steps also computes the
