@@ -104,7 +104,7 @@ TEST_CASE_TEMPLATE("lag_correlation equals the plain sum of dot products", T, fl
         const Matrix<T> G = random_matrix<T>(steps, N, g), Y = random_matrix<T>(steps, N, g);
         std::vector<T> got(size_t(K), T(0.5));
         std::vector<double> want(size_t(K), 0.5);
-        lag_correlation<T>(G.data(), Y.data(), steps, N, K, nullptr, got.data());
+        lag_correlation<T>(G.data(), Y.data(), steps, N, K, nullptr, nullptr, got.data());
         for (Index j = 1; j <= K; ++j)
           for (Index t = j; t < steps; ++t) want[size_t(j - 1)] += double(G.row(t).dot(Y.row(t - j)));
         INFO("steps " << steps << " N " << N << " K " << K);
@@ -126,8 +126,19 @@ TEST_CASE_TEMPLATE("lag_correlation: leaving out silent rows changes no value (b
       silent[size_t(u)] = 1;
     }
   std::vector<T> full(size_t(K), T(0)), skipped(size_t(K), T(0));
-  lag_correlation<T>(G.data(), Y.data(), steps, N, K, nullptr, full.data());
-  lag_correlation<T>(G.data(), Y.data(), steps, N, K, silent.data(), skipped.data());
+  lag_correlation<T>(G.data(), Y.data(), steps, N, K, nullptr, nullptr, full.data());
+  lag_correlation<T>(G.data(), Y.data(), steps, N, K, silent.data(), nullptr, skipped.data());
   CHECK(std::memcmp(full.data(), skipped.data(), sizeof(T) * size_t(K)) == 0);
   CHECK(full[0] != T(0));
+  // Lags not wanted (a whole tile of 4 lags, and single ones) keep their value; the others
+  // are the same bitwise.
+  std::vector<std::uint8_t> skip_lag(size_t(K), 0);
+  for (Index j : {1, 2, 3, 4, 7, 21}) skip_lag[size_t(j - 1)] = 1;
+  std::vector<T> some(size_t(K), T(-3));
+  lag_correlation<T>(G.data(), Y.data(), steps, N, K, silent.data(), skip_lag.data(), some.data());
+  for (Index j = 1; j <= K; ++j) {
+    INFO("lag " << j);
+    if (skip_lag[size_t(j - 1)]) CHECK(some[size_t(j - 1)] == T(-3));
+    else CHECK(some[size_t(j - 1)] - T(-3) == doctest::Approx(double(full[size_t(j - 1)])).epsilon(1e-5));
+  }
 }

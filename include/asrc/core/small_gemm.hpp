@@ -1,24 +1,25 @@
 #pragma once
-// Dense kernels for the small products of the ASRC lag mixture, which run once per time
-// step or per block of steps:
+// Dense kernels for products with one small operand, which Eigen's GEMM handles badly
+// because it packs both operands on every call:
 //
-//   rows_gemm        out += a B for a with few rows (a block of 16 sequences, or the
-//                    banded lag coefficients of a block of steps) and B row-major: B is
-//                    read straight from its rows, never packed. Eigen's GEMM packs both
-//                    operands on every call; for dL/dY_t W_rec (16 x H by H x H, once per
-//                    step) and the banded mixture (16 x T_lambda by T_lambda x 16H) the
-//                    packing cost about as much as the arithmetic (docs/results/epoch-breakdown).
+//   rows_gemm        out += a B with B row-major and read straight from its rows, never
+//                    packed, in register tiles of a few rows of a. Used for dL/dY_t W_rec
+//                    (16 x H by H x H, once per time step), the banded lag mixture of ASRC
+//                    (T_lambda coefficients by 16H values per step) and the input gradient
+//                    dL/dI W (T*16 rows by H x H_in); packing took a large part of the time
+//                    of those Eigen products (docs/results/epoch-breakdown).
 //   lag_correlation  sum_t <G_t, Y_{t-j}> for every lag j (dL/dc_j of the ASRC kernel),
 //                    in tiles of 2 steps x 4 lags that share 5 rows of Y between 8 dot
-//                    products; Eigen's product over a block of steps also computes the
-//                    dot products outside the band and packs both blocks.
+//                    products, over column blocks that stay in the L1 cache; Eigen's
+//                    product over a block of steps also computed the dot products outside
+//                    the band.
 //
 // Exact skipping: a term whose coefficient (rows_gemm) is 0 in every row of a tile, or a
 // source row flagged all-zero (lag_correlation), adds +-0 and is left out when asked: the
 // same values except possibly the sign of a zero result, and except that inf or NaN in a
-// skipped operand would have given NaN. Every output element sees its terms in the same
-// order (k increasing; t increasing) whatever the tiling, so a tile boundary changes
-// nothing.
+// skipped operand would have given NaN. Every output element sees its terms in one fixed
+// order whatever the tiling and whatever is skipped, so results do not depend on the
+// number of rows in a call or on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -114,13 +115,16 @@ void rows_gemm(Index rows, Index k, Index n, const T* a, Index lda, const T* B, 
 
 /// gc[j - 1] += sum_{t = max(1, j) .. steps-1} <G_t, Y_{t-j}> for j = 1 .. K, where G and Y
 /// hold one row of N values per step (row-major, steps x N). silent (optional, one flag
-/// per step): Y_u is all zero; the dot products with such rows are left out. The columns
+/// per step): Y_u is all zero; the dot products with such rows are left out. skip_lag
+/// (optional, one flag per lag j = 1 .. K): gc[j-1] is not wanted (its coefficient is 0,
+/// so the softmax backward multiplies it by 0) and is left as it is. The columns
 /// are taken in blocks small enough that the K + 2 rows a block of steps reads stay in
 /// the L1 cache; each gc[j-1] receives one partial sum per block and per step, blocks
 /// outer, t increasing inside; a partial sum adds its vector lanes in order, then the
 /// block's last N mod width values.
 template <typename T>
-void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, const std::uint8_t* silent, T* gc) {
+void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, const std::uint8_t* silent,
+                     const std::uint8_t* skip_lag, T* gc) {
   using S = detail::Simd<T>;
   constexpr Index W = S::width, CB = 8 * W;
   constexpr int NT = detail::kLagSteps, NJ = detail::kLagLags;
@@ -147,12 +151,20 @@ void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, cons
     for (Index t0 = 1; t0 < steps; t0 += NT) {
       const Index nt = std::min<Index>(NT, steps - t0);
       for (Index j0 = 1; j0 <= std::min(K, t0 + nt - 1); j0 += NJ) {
+        if (skip_lag) {
+          bool all = true;
+          for (Index j = j0; j < j0 + NJ && j <= K && all; ++j) all = skip_lag[j - 1] != 0;
+          if (all) continue;
+        }
+        auto wanted = [&](Index t, Index j) {
+          return !(silent && silent[t - j]) && !(skip_lag && skip_lag[j - 1]);
+        };
         // The pairs (t, j) of the tile that exist: j <= K and j <= t.
         const bool full = nt == NT && j0 + NJ - 1 <= K && j0 + NJ - 1 <= t0;
         if (!full) {
           for (Index dt = 0; dt < nt; ++dt)
             for (Index j = j0; j < j0 + NJ && j <= K && j <= t0 + dt; ++j)
-              if (!silent || !silent[t0 + dt - j]) gc[j - 1] += dot(t0 + dt, j);
+              if (wanted(t0 + dt, j)) gc[j - 1] += dot(t0 + dt, j);
           continue;
         }
         // Rows of Y the tile reads: t0 + NT - 1 - j0 - m for m = 0 .. NT + NJ - 2.
@@ -177,7 +189,7 @@ void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, cons
         for (int dt = 0; dt < NT; ++dt)
           for (int q = 0; q < NJ; ++q) {
             const Index t = t0 + dt, j = j0 + q;
-            if (silent && silent[t - j]) continue;
+            if (!wanted(t, j)) continue;
             gc[j - 1] += finish(acc[dt][q], G + t * N, Y + (t - j) * N);
           }
       }

@@ -87,6 +87,7 @@ struct LayerCache {
   std::vector<Index> ks;              ///< ASRC training: rows_gemm's scratch
   std::vector<Index> live;            ///< ASRC training: the lags of one step that are not silent
   std::vector<std::uint8_t> silent;  ///< ASRC training: step t's outputs y_t are all zero
+  std::vector<std::uint8_t> zero_lag;  ///< ASRC training: c_j is exactly 0
   Matrix<T> gsum;   ///< Bc x H: sum over steps of dL/da_t (for the bias gradient)
   Matrix<T> tmp;    ///< F x H scratch of the gathered weight gradients
   Matrix<T> gWrec;  ///< H x H: dW_rec before its diagonal is dropped (no self connections)
@@ -575,9 +576,18 @@ class SpikingLayer {
         if (mixture) V = gy;  // the membrane cache is no longer needed: keep dL/dY_t there
       }
     }
-    if (mixture && skip_ >= 0)
-      lag_correlation<T>(GR.data(), c.Y.data(), steps, N_, K, kc.skip_zero_lags ? c.silent.data() : nullptr,
+    if (mixture && skip_ >= 0) {
+      // With skipping, dL/dc_j is not computed where c_j = 0: the softmax backward
+      // multiplies it by c_j (recurrence.hpp), so dL/dw is the same.
+      std::uint8_t* zero = nullptr;
+      if (kc.skip_zero_lags) {
+        c.zero_lag.resize(size_t(K));
+        for (Index j = 0; j < K; ++j) c.zero_lag[size_t(j)] = coeff[size_t(j)] == T(0);
+        zero = c.zero_lag.data();
+      }
+      lag_correlation<T>(GR.data(), c.Y.data(), steps, N_, K, kc.skip_zero_lags ? c.silent.data() : nullptr, zero,
                          grad_coeff.data());
+    }
     if (ws) {  // dL/dw_s = sum over steps t >= 1 and sequences of dL/dr_t (.) y_{t-1}
       T* gws = grad.data() + layout.entry(self_).offset;
       for (Index t = 1; t < steps; ++t) {
