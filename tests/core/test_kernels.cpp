@@ -7,6 +7,7 @@
 #include <random>
 
 #include "asrc/core/kernels.hpp"
+#include "../support/dense.hpp"
 
 using namespace asrc;
 
@@ -23,18 +24,12 @@ Matrix<T> sparse_matrix(Index rows, Index cols, double density, bool binary, std
   return m;
 }
 
-template <typename T>
-Matrix<T> dense_matrix(Index rows, Index cols, std::mt19937& g) {
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  Matrix<T> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = T(u(g));
-  return m;
-}
+using asrc_test::dense_matrix;
 
 /// Tolerance relative to the largest absolute entry: sums of up to F terms of size <= 3.
 template <typename T>
 double tolerance() {
-  return std::is_same<T, float>::value ? 2e-6 : 1e-14;
+  return asrc_test::kernel_tolerance<T>();
 }
 
 template <typename T>

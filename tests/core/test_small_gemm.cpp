@@ -10,6 +10,7 @@
 #include <random>
 
 #include "asrc/core/small_gemm.hpp"
+#include "../support/dense.hpp"
 
 using namespace asrc;
 
@@ -17,15 +18,12 @@ namespace {
 
 template <typename T>
 Matrix<T> random_matrix(Index rows, Index cols, std::mt19937& g) {
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  Matrix<T> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = T(u(g));
-  return m;
+  return asrc_test::dense_matrix<T>(rows, cols, g);
 }
 
 template <typename T>
 double tol() {
-  return std::is_same<T, float>::value ? 2e-6 : 1e-14;
+  return asrc_test::kernel_tolerance<T>();
 }
 
 /// |a - b|_max relative to |b|_max.

@@ -187,6 +187,35 @@ TEST_CASE("loss and gradients are bitwise identical for 1 and 2 threads") {
   }
 }
 
+/// The ASRC network of the skipping tests: 3-32-width-36-5, T_lambda 21 > kMixBlock,
+/// chunks of 16 (with B = 20, a partial last chunk), 2 threads, dropout.
+NetworkConfig skip_test_config(Index width, KernelPolicy kernels) {
+  NetworkConfig cfg = table1(3, {32, width, 36}, 5, Recurrence::asrc, 21);
+  cfg.chunk_size = 16;
+  cfg.threads = 2;
+  cfg.dropout = 0.1;
+  cfg.kernels = kernels;
+  return cfg;
+}
+
+/// Labels 0, 1, ..., classes-1, 0, 1, ... for B sequences.
+std::vector<int> cycle_labels(Index B, Index classes) {
+  std::vector<int> labels(static_cast<size_t>(B));
+  for (Index b = 0; b < B; ++b) labels[size_t(b)] = int(b % classes);
+  return labels;
+}
+
+/// Two runs of forward_backward (skip_zero_lags off, on) gave the same loss, parameter
+/// gradient and input gradient, bit for bit, and a gradient that is not all zero.
+void check_same_bits(const double (&loss)[2], const Vector<float> (&g)[2], const Matrix<float> (&gx)[2]) {
+  CHECK(std::memcmp(&loss[0], &loss[1], sizeof(double)) == 0);
+  REQUIRE(g[0].size() == g[1].size());
+  CHECK(std::memcmp(g[0].data(), g[1].data(), sizeof(float) * size_t(g[0].size())) == 0);
+  REQUIRE(gx[0].size() == gx[1].size());
+  CHECK(std::memcmp(gx[0].data(), gx[1].data(), sizeof(float) * size_t(gx[0].size())) == 0);
+  CHECK(g[0].norm() > 0);
+}
+
 TEST_CASE("ASRC: skipping the lags whose coefficient is exactly 0 changes nothing (bitwise)") {
   // Logits spread over +-0.5 and small tau: softmax(w / tau) underflows to exactly 0 for
   // some lags but not for all (a one-hot kernel would take the single-lag path).
@@ -195,15 +224,10 @@ TEST_CASE("ASRC: skipping the lags whose coefficient is exactly 0 changes nothin
   for (KernelPolicy kernels : {KernelPolicy::automatic, KernelPolicy::dense})
   for (Index width : {37, 40})
   for (double tau : {0.005, 0.002}) {
-    NetworkConfig cfg = table1(3, {32, width, 36}, 5, Recurrence::asrc, 21);
-    cfg.chunk_size = 16;
-    cfg.threads = 2;
-    cfg.dropout = 0.1;
-    cfg.kernels = kernels;
+    NetworkConfig cfg = skip_test_config(width, kernels);
     const Index steps = 130, B = 20;
     Matrix<float> x = random_input<float>(steps, B, cfg.input_size, 31, -0.2, 1.0);
-    std::vector<int> labels(B);
-    for (Index b = 0; b < B; ++b) labels[size_t(b)] = int(b % cfg.num_classes);
+    const std::vector<int> labels = cycle_labels(B, cfg.num_classes);
     Vector<float> g[2];
     Matrix<float> gx[2];
     double loss[2];
@@ -226,12 +250,7 @@ TEST_CASE("ASRC: skipping the lags whose coefficient is exactly 0 changes nothin
     INFO(what);
     REQUIRE(zeros > 0);
     REQUIRE(nonzeros > 3 * 2);  // more than one lag per layer: the mixture runs
-    CHECK(std::memcmp(&loss[0], &loss[1], sizeof(double)) == 0);
-    REQUIRE(g[0].size() == g[1].size());
-    CHECK(std::memcmp(g[0].data(), g[1].data(), sizeof(float) * size_t(g[0].size())) == 0);
-    REQUIRE(gx[0].size() == gx[1].size());
-    CHECK(std::memcmp(gx[0].data(), gx[1].data(), sizeof(float) * size_t(gx[0].size())) == 0);
-    CHECK(g[0].norm() > 0);
+    check_same_bits(loss, g, gx);
   }
 }
 
@@ -242,17 +261,12 @@ TEST_CASE("ASRC: skipping the steps where a layer is silent changes nothing (bit
   // silent steps are skipped. Widths and chunks as in the test above.
   for (KernelPolicy kernels : {KernelPolicy::automatic, KernelPolicy::dense})
   for (Index width : {37, 40}) {
-    NetworkConfig cfg = table1(3, {32, width, 36}, 5, Recurrence::asrc, 21);
-    cfg.chunk_size = 16;
-    cfg.threads = 2;
-    cfg.dropout = 0.1;
-    cfg.kernels = kernels;
+    NetworkConfig cfg = skip_test_config(width, kernels);
     const Index steps = 130, B = 20;
     Matrix<float> x = random_input<float>(steps, B, cfg.input_size, 32, -0.2, 1.0);
     for (Index t = 0; t < steps; ++t)
       if (t < 30 || (t >= 60 && t < 75)) x.middleRows(t * B, B).setZero();
-    std::vector<int> labels(B);
-    for (Index b = 0; b < B; ++b) labels[size_t(b)] = int(b % cfg.num_classes);
+    const std::vector<int> labels = cycle_labels(B, cfg.num_classes);
     Vector<float> g[2];
     Matrix<float> gx[2];
     double loss[2];
@@ -268,12 +282,7 @@ TEST_CASE("ASRC: skipping the steps where a layer is silent changes nothing (bit
     }
     INFO("width " << width << (kernels == KernelPolicy::dense ? " dense" : " automatic"));
     for (double r : rates) REQUIRE(r > 0.01);  // every layer fires in the other steps
-    CHECK(std::memcmp(&loss[0], &loss[1], sizeof(double)) == 0);
-    REQUIRE(g[0].size() == g[1].size());
-    CHECK(std::memcmp(g[0].data(), g[1].data(), sizeof(float) * size_t(g[0].size())) == 0);
-    REQUIRE(gx[0].size() == gx[1].size());
-    CHECK(std::memcmp(gx[0].data(), gx[1].data(), sizeof(float) * size_t(gx[0].size())) == 0);
-    CHECK(g[0].norm() > 0);
+    check_same_bits(loss, g, gx);
   }
 }
 
