@@ -92,6 +92,11 @@ def main():
                     help="baseline spike-buffer forms, comma-separated: roll (the authors' code), list "
                          "(a faster form of the same arithmetic); default: both")
     ap.add_argument("--rate", type=float, default=None, help="asrc-bench --rate (target spike rate)")
+    ap.add_argument("--data", metavar="DIR",
+                    help="asrc-bench --data: asrc runs on real batches from DIR (MNIST IDX files, a Speech "
+                         "Commands root) with the initial network's own spike rates; configurations without "
+                         "their data there are skipped. The PyTorch reference keeps random inputs: its dense "
+                         "loop does the same work whatever the values.")
     ap.add_argument("--out", help="also write the markdown report to this file")
     ap.add_argument("--json", help="also write both programs' raw results as JSON")
     args = ap.parse_args()
@@ -117,6 +122,8 @@ def main():
             cmd.append("--quick")
         if args.rate is not None:
             cmd += ["--rate", str(args.rate)]
+        if args.data:
+            cmd += ["--data", args.data]
         if i > 0:
             cmd.append("--no-peak")  # the SGEMM ceiling is measured once, with the first one
         a = run_json(cmd, "asrc-bench")
@@ -168,7 +175,7 @@ def main():
     lines.append("- baseline: bench/pytorch_reference.py, a Python loop over time steps calling every layer "
                  "once per step; spike buffer 'roll' = the authors' form (a K x B x H tensor rolled each "
                  "step), 'list' = the same arithmetic on a list of the last K spike tensors")
-    lines.append(f"- asrc: {os.path.relpath(bench, ROOT)}{' --quick' if args.quick else ''}; each "
+    lines.append(f"- asrc: {os.path.relpath(bench, ROOT)}{' --quick' if args.quick else ''}{(' --data ' + args.data) if args.data else ''}; each "
                  "configuration runs asrc first, then each baseline form, so all see about the same load")
     lines.append("- subnormal numbers: asrc flushes them to zero inside forward/backward "
                  "(NetworkConfig::flush_denormals, on by default; asrc-bench --no-flush keeps them); "
@@ -236,9 +243,13 @@ def main():
                  "training steps (for PyTorch it includes the interpreter and torch itself). GFLOP/s counts the "
                  "dense-equivalent work (2*F*H feed-forward + 2*H*H recurrent per layer, readout; training = 3x "
                  "forward); asrc skips zero spikes, so the figure can exceed what it computes, and the SGEMM "
-                 "ceiling. asrc-bench scales "
-                 f"each layer's input weights so that it fires at about {100 * (0.1 if args.rate is None else args.rate):.0f}% in training (the initial network is "
-                 "nearly silent beyond the first layer); the dense PyTorch loop's cost does not depend on spike rates. "
+                 "ceiling. " + (
+                     f"asrc ran on real batches from {args.data} with the initial network's own spike rates (the "
+                     "'spike rates' of asrc-bench's table); the PyTorch reference ran on random inputs, since its "
+                     "dense loop's cost does not depend on the values. " if args.data else
+                     "asrc-bench scales "
+                     f"each layer's input weights so that it fires at about {100 * (0.1 if args.rate is None else args.rate):.0f}% in training (the initial network is "
+                     "nearly silent beyond the first layer); the dense PyTorch loop's cost does not depend on spike rates. ") +
                  "'out of memory': the baseline needed more than the memory the reference script allows itself "
                  "(--max-gb, 90% of the available memory by default).")
     report = "\n".join(lines) + "\n"
