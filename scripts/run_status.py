@@ -21,21 +21,39 @@ def planned_epochs(run):
     return None
 
 
-def row(run):
+def read_log(run):
+    """The run's log.jsonl records, in order ([] when it has none)."""
     path = os.path.join(run, "log.jsonl")
     log = []
     if os.path.exists(path):
         with open(path) as f:
-            log = [json.loads(line) for line in f if line.strip()]
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    log.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    sys.exit(f"{path}: line {n}: expected a JSON object ({e})")
+    return log
+
+
+def best_valid(log):
+    """The record with the best validation accuracy (the earliest on ties), None without a
+    validation split."""
+    valid = [e for e in log if e.get("valid_acc") is not None and e.get("valid_acc", 0) > 0]
+    return max(valid, key=lambda e: (e["valid_acc"], -e["epoch"])) if valid else None
+
+
+def row(run):
+    log = read_log(run)
     if not log:
         return f"| {os.path.basename(run)} | 0 of {planned_epochs(run)} | | | |"
     last = log[-1]
     done = last["epoch"] + 1
     plan = planned_epochs(run)
     status = f"{done} of {plan}" + (" (done)" if plan == done else "")
-    valid = [e for e in log if e.get("valid_acc") is not None and e.get("valid_acc", 0) > 0]
-    if valid:
-        best = max(valid, key=lambda e: (e["valid_acc"], -e["epoch"]))
+    best = best_valid(log)
+    if best:
         pick = f"{best['valid_acc']:.2f} % (epoch {best['epoch'] + 1}; test {best['test_acc']:.2f} % there)"
     else:
         pick = "no validation split"

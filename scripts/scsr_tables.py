@@ -9,10 +9,12 @@ around them is written by hand. Epochs are numbered from 1 (log epoch + 1). A ru
 "done" when its log has as many epochs as its config.txt asks for (--epochs).
 """
 import argparse
-import json
 import os
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_status import best_valid, planned_epochs, read_log  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "results", "scsr")
 README = os.path.join(ROOT, "README.md")
@@ -30,26 +32,9 @@ NORMS = [("scsr-psmnist", "clip, BIP: largest norm"), ("scsr-psmnist-nobip", "cl
 
 def load(folder):
     """(records by epoch, epochs asked for) of one run; ([], None) when it has no log."""
-    path = os.path.join(ROOT, folder, "log.jsonl")
-    recs = []
-    if os.path.exists(path):
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    recs.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    sys.exit(f"scsr_tables.py: {path}: line {n}: expected a JSON object ({e})")
-    epochs = None
-    cfg = os.path.join(ROOT, folder, "config.txt")
-    if os.path.exists(cfg):
-        with open(cfg) as f:
-            for line in f:
-                m = re.match(r"--epochs\s+(\d+)", line.strip())
-                if m:
-                    epochs = int(m.group(1))
+    run = os.path.join(ROOT, folder)
+    recs = read_log(run)
+    epochs = planned_epochs(run) if os.path.exists(os.path.join(run, "config.txt")) else None
     return recs, epochs
 
 
@@ -85,9 +70,10 @@ def best(folder):
     recs, epochs = load(folder)
     if not recs:
         return "not started"
-    b = max(range(len(recs)), key=lambda i: (recs[i]["valid_acc"], -i))
-    r = recs[b]
-    s = f"{r['valid_acc']:.2f} % (epoch {b + 1}; {r['test_acc']:.2f} %)"
+    r = best_valid(recs)
+    if r is None:
+        return "no validation split"
+    s = f"{r['valid_acc']:.2f} % (epoch {r['epoch'] + 1}; {r['test_acc']:.2f} %)"
     if epochs is not None and len(recs) < epochs:
         s = f"{len(recs)} of {epochs} epochs, best so far {s}"
     return s

@@ -115,16 +115,16 @@ void rows_gemm(Index rows, Index k, Index n, const T* a, Index lda, const T* B, 
 
 /// gc[j - 1] += sum_{t = max(1, j) .. steps-1} <G_t, Y_{t-j}> for j = 1 .. K, where G and Y
 /// hold one row of N values per step (row-major, steps x N). silent (optional, one flag
-/// per step): Y_u is all zero; the dot products with such rows are left out. skip_lag
-/// (optional, one flag per lag j = 1 .. K): gc[j-1] is not wanted (its coefficient is 0,
-/// so the softmax backward multiplies it by 0) and is left as it is. The columns
+/// per step): Y_u is all zero; the dot products with such rows are left out. coeff
+/// (optional, the K lag coefficients): the lags whose coefficient is exactly 0 are not
+/// wanted (the softmax backward multiplies their gc by 0); their gc is left as it is. The columns
 /// are taken in blocks small enough that the K + 2 rows a block of steps reads stay in
 /// the L1 cache; each gc[j-1] receives one partial sum per block and per step, blocks
 /// outer, t increasing inside; a partial sum adds its vector lanes in order, then the
 /// block's last N mod width values.
 template <typename T>
 void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, const std::uint8_t* silent,
-                     const std::uint8_t* skip_lag, T* gc) {
+                     const T* coeff, T* gc) {
   using S = detail::Simd<T>;
   constexpr Index W = S::width, CB = 8 * W;
   constexpr int NT = detail::kLagSteps, NJ = detail::kLagLags;
@@ -151,13 +151,13 @@ void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, cons
     for (Index t0 = 1; t0 < steps; t0 += NT) {
       const Index nt = std::min<Index>(NT, steps - t0);
       for (Index j0 = 1; j0 <= std::min(K, t0 + nt - 1); j0 += NJ) {
-        if (skip_lag) {
+        if (coeff) {
           bool all = true;
-          for (Index j = j0; j < j0 + NJ && j <= K && all; ++j) all = skip_lag[j - 1] != 0;
+          for (Index j = j0; j < j0 + NJ && j <= K && all; ++j) all = coeff[j - 1] == T(0);
           if (all) continue;
         }
         auto wanted = [&](Index t, Index j) {
-          return !(silent && silent[t - j]) && !(skip_lag && skip_lag[j - 1]);
+          return !(silent && silent[t - j]) && !(coeff && coeff[j - 1] == T(0));
         };
         // The pairs (t, j) of the tile that exist: j <= K and j <= t.
         const bool full = nt == NT && j0 + NJ - 1 <= K && j0 + NJ - 1 <= t0;

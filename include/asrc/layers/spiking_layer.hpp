@@ -86,8 +86,7 @@ struct LayerCache {
   Matrix<T> lagA;   ///< ASRC training: lag coefficients of one block as a banded matrix
   std::vector<Index> ks;              ///< ASRC training: rows_gemm's scratch
   std::vector<Index> live;            ///< ASRC training: the lags of one step that are not silent
-  std::vector<std::uint8_t> silent;  ///< ASRC training: step t's outputs y_t are all zero
-  std::vector<std::uint8_t> zero_lag;  ///< ASRC training: c_j is exactly 0
+  std::vector<std::uint8_t> silent;  ///< ASRC training, skipping: step t's outputs y_t are all zero
   Matrix<T> gsum;   ///< Bc x H: sum over steps of dL/da_t (for the bias gradient)
   Matrix<T> tmp;    ///< F x H scratch of the gathered weight gradients
   Matrix<T> gWrec;  ///< H x H: dW_rec before its diagonal is dropped (no self connections)
@@ -396,11 +395,10 @@ class SpikingLayer {
     const T* ws = self_ >= 0 ? params.data() + layout.entry(self_).offset : nullptr;
     // ASRC in training keeps Y_t = s_t W_rec^T of every step: the forward mixes the last
     // K of them, and backward needs all of them for dL/dc_j.
-    if (mixture) {
-      c.Y.resize(steps * Bc, H);
-      c.silent.assign(size_t(steps), 0);
-    }
-    const std::uint8_t* silent = mixture && kc.skip_zero_lags ? c.silent.data() : nullptr;
+    if (mixture) c.Y.resize(steps * Bc, H);
+    // Silent steps are only looked for when they are skipped (forward and backward).
+    if (mixture && kc.skip_zero_lags) c.silent.assign(size_t(steps), 0);
+    std::uint8_t* silent = mixture && kc.skip_zero_lags ? c.silent.data() : nullptr;
     const std::vector<Index> lags = mixture ? nonzero_lags(coeff, kc.skip_zero_lags) : std::vector<Index>{};
     const auto Wrec = recurrent_view(layout, params);
     const auto pv = neuron_values(layout, params);
@@ -474,8 +472,10 @@ class SpikingLayer {
           if (mixture) {
             auto Y = c.Y.middleRows(t * Bc, Bc);
             add_recurrent(c.S.middleRows(t * Bc, Bc), Wrec, kc, Y, false);
-            const T* yt = c.S.data() + t * Bc * H;
-            c.silent[size_t(t)] = std::all_of(yt, yt + Bc * H, [](T v) { return v == T(0); });
+            if (silent) {
+              const T* yt = c.S.data() + t * Bc * H;
+              silent[t] = std::all_of(yt, yt + Bc * H, [](T v) { return v == T(0); });
+            }
           }
         }
       }
@@ -579,14 +579,9 @@ class SpikingLayer {
     if (mixture && skip_ >= 0) {
       // With skipping, dL/dc_j is not computed where c_j = 0: the softmax backward
       // multiplies it by c_j (recurrence.hpp), so dL/dw is the same.
-      std::uint8_t* zero = nullptr;
-      if (kc.skip_zero_lags) {
-        c.zero_lag.resize(size_t(K));
-        for (Index j = 0; j < K; ++j) c.zero_lag[size_t(j)] = coeff[size_t(j)] == T(0);
-        zero = c.zero_lag.data();
-      }
-      lag_correlation<T>(GR.data(), c.Y.data(), steps, N_, K, kc.skip_zero_lags ? c.silent.data() : nullptr, zero,
-                         grad_coeff.data());
+      const bool skip = kc.skip_zero_lags;
+      lag_correlation<T>(GR.data(), c.Y.data(), steps, N_, K, skip ? c.silent.data() : nullptr,
+                         skip ? coeff.data() : nullptr, grad_coeff.data());
     }
     if (ws) {  // dL/dw_s = sum over steps t >= 1 and sequences of dL/dr_t (.) y_{t-1}
       T* gws = grad.data() + layout.entry(self_).offset;
