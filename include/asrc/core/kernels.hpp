@@ -13,7 +13,7 @@
 //    count-trailing-zeros: no data-dependent branch per input column (such a branch
 //    mispredicts at spike rates of 5-50% and cost more than the additions);
 //  - the output row is built in tiles of up to 16 SIMD vectors (256 floats) with
-//    AVX-512, 8 otherwise, held in registers, so each selected weight row is read once
+//    AVX-512, 8 otherwise (64 floats with AVX), held in registers, so each selected weight row is read once
 //    per tile and each output written once.
 // The additions for one output element happen in the same order (bias, then k
 // increasing) whatever the tiling, so the tiling does not change the result.
@@ -34,13 +34,24 @@
 namespace asrc {
 namespace detail {
 
-/// 64-byte SIMD vector of T (GCC/Clang vector extension: one AVX-512 register, two AVX2).
+/// Bytes of one SIMD register of the target: the vector type below must be one register,
+/// or GCC builds its arithmetic out of stores and loads through the stack (a 64-byte
+/// vector on an AVX2 machine ran the products about 10 times slower).
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
+
+/// One SIMD register of T (GCC/Clang vector extension).
 template <typename T>
 struct Simd {
-  typedef T type __attribute__((vector_size(64)));
-  static constexpr Index width = 64 / sizeof(T);
-  // Vectors travel by reference only: passing or returning a 64-byte vector by value
-  // changes the calling convention between builds with and without AVX-512 (-Wpsabi).
+  typedef T type __attribute__((vector_size(kVectorBytes)));
+  static constexpr Index width = kVectorBytes / sizeof(T);
+  // Vectors travel by reference only: passing or returning one by value changes the
+  // calling convention with the target's vector registers (-Wpsabi).
   static void load(type& v, const T* p) { std::memcpy(&v, p, sizeof v); }
   static void store(T* p, const type& v) { std::memcpy(p, &v, sizeof v); }
   /// a += p[0 .. width)
@@ -79,8 +90,8 @@ inline void gather_tile(T* o, const T* init, const T* WT, Index ld, const int* i
   for (int v = 0; v < NV; ++v) S::store(o + v * S::width, a[v]);
 }
 
-/// Most vectors one gather tile keeps in registers: 16 x 16 floats with AVX-512's 32
-/// registers, 8 (16 AVX2 registers) otherwise.
+/// Most vectors one gather tile keeps in registers: 16 of AVX-512's 32 registers (256
+/// floats), 8 of the 16 otherwise (64 floats with AVX).
 #if defined(__AVX512F__)
 constexpr int kMaxTileVectors = 16;
 #else

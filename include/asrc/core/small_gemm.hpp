@@ -35,8 +35,8 @@ namespace detail {
 constexpr int kGemmRows = 8, kGemmVectors = 2;  // 16 accumulators of the 32 registers
 constexpr int kLagSteps = 2;
 #else
-constexpr int kGemmRows = 4, kGemmVectors = 1;  // a 64-byte vector is two AVX2 registers
-constexpr int kLagSteps = 1;
+constexpr int kGemmRows = 4, kGemmVectors = 2;  // 8 accumulators of the 16 registers
+constexpr int kLagSteps = 2;
 #endif
 constexpr int kLagLags = 4;
 
@@ -126,7 +126,7 @@ template <typename T>
 void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, const std::uint8_t* silent,
                      const T* coeff, T* gc) {
   using S = detail::Simd<T>;
-  constexpr Index W = S::width, CB = 8 * W;
+  constexpr Index W = S::width, CB = 512 / Index(sizeof(T));  // 512 bytes of each row
   constexpr int NT = detail::kLagSteps, NJ = detail::kLagLags;
   for (Index cb = 0; cb < N; cb += CB) {
     const Index ce = std::min(N, cb + CB), ve = cb + (ce - cb) / W * W;
@@ -178,12 +178,17 @@ void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, cons
         typename S::type acc[NT][NJ];
         for (int dt = 0; dt < NT; ++dt)
           for (int q = 0; q < NJ; ++q) acc[dt][q] = typename S::type{};
+        // Unrolled by hand's order: left as loops, GCC 12 kept acc and y on the stack.
         for (Index c = cb; c < ve; c += W) {
           typename S::type g[NT], y[NY];
+#pragma GCC unroll 8
           for (int dt = 0; dt < NT; ++dt) S::load(g[dt], G + (t0 + dt) * N + c);
+#pragma GCC unroll 8
           for (int m = 0; m < NY; ++m) S::load(y[m], Y + (top - m) * N + c);
           // (t0 + dt, j0 + q) reads row t0 + dt - j0 - q = top - (NT - 1 - dt + q).
+#pragma GCC unroll 8
           for (int dt = 0; dt < NT; ++dt)
+#pragma GCC unroll 8
             for (int q = 0; q < NJ; ++q) acc[dt][q] += g[dt] * y[NT - 1 - dt + q];
         }
         for (int dt = 0; dt < NT; ++dt)
