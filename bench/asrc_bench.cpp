@@ -382,6 +382,12 @@ std::string load_average() {
   return a + " " + b + " " + c;
 }
 
+/// The vector path the kernels were built for (core/kernels.hpp).
+std::string simd_path() {
+  const char* isa = asrc::detail::kVectorBytes == 64 ? "AVX-512" : asrc::detail::kVectorBytes == 32 ? "AVX" : "SSE";
+  return std::string(isa) + ", " + std::to_string(asrc::detail::kVectorBytes) + "-byte vectors";
+}
+
 std::string cpu_model() {
   std::ifstream f("/proc/cpuinfo");
   std::string line;
@@ -753,8 +759,8 @@ int main(int argc, char** argv) {
   }
 
   const std::string load_start = load_average();
-  std::printf("asrc-bench  cpu: %s  hardware threads: %u  bench threads: %d  subnormals: %s  load average: %s\n",
-              cpu_model().c_str(), std::thread::hardware_concurrency(), o.threads,
+  std::printf("asrc-bench  cpu: %s (%s)  hardware threads: %u  bench threads: %d  subnormals: %s  load average: %s\n",
+              cpu_model().c_str(), simd_path().c_str(), std::thread::hardware_concurrency(), o.threads,
               g_flush ? "flushed" : "kept", load_start.c_str());
   std::printf("inputs: %s  rate calibration: %s  tau: %g  skip logits: %s  zero-coefficient lags: %s\n",
               g_data.empty() ? "random" : ("real data in " + g_data).c_str(),
@@ -833,7 +839,7 @@ int main(int argc, char** argv) {
     }
     f << "{\n  \"tool\": \"asrc-bench\",\n  \"data\": \"" << json_escape(g_data) << "\",\n  \"tau\": " << g_tau
       << ",\n  \"skip_logits\": " << g_skip_logits << ",\n  \"skip_zero_lags\": " << (g_skip_zero ? "true" : "false")
-      << ",\n  \"cpu\": \"" << json_escape(cpu_model()) << "\",\n"
+      << ",\n  \"cpu\": \"" << json_escape(cpu_model()) << "\",\n  \"simd\": \"" << simd_path() << "\",\n"
       << "  \"hardware_threads\": " << std::thread::hardware_concurrency() << ",\n"
       << "  \"threads\": " << o.threads << ",\n  \"rate_target\": " << o.rate << ",\n  \"kernels\": \""
       << (o.kernels == asrc::KernelPolicy::dense ? "dense" : "auto") << "\",\n  \"flush_denormals\": "

@@ -65,8 +65,37 @@ inline void gemm_tile(const T* a, Index lda, const Index* ks, Index nk, const T*
     for (int v = 0; v < CV; ++v) S::store(out + r * ldo + c0 + v * W, acc[r][v]);
 }
 
-/// R rows of rows_gemm over the k listed in ks: full tiles, single vectors, then the
-/// last columns one at a time.
+/// out[r, n - r_last .. n) += sum_q a[r, ks[q]] B[ks[q], same] for r < R, computed in the
+/// vector that ends at column n (n >= width): its first width - r_last lanes repeat columns
+/// already done and are not stored. Each stored lane sees the same operations as in
+/// gemm_tile.
+template <typename T, int R>
+inline void gemm_tile_last(const T* a, Index lda, const Index* ks, Index nk, const T* B, Index ldb, T* out,
+                           Index ldo, Index n, Index r_last, bool accumulate) {
+  using S = Simd<T>;
+  constexpr Index W = S::width;
+  const Index c0 = n - W;
+  typename S::type acc[R];
+  for (int r = 0; r < R; ++r) {
+    if (accumulate) S::load(acc[r], out + r * ldo + c0);
+    else acc[r] = typename S::type{};
+  }
+  for (Index q = 0; q < nk; ++q) {
+    const Index k = ks[q];
+    typename S::type x;
+    S::load(x, B + k * ldb + c0);
+    for (int r = 0; r < R; ++r) acc[r] += a[r * lda + k] * x;
+  }
+  for (int r = 0; r < R; ++r) {
+    T lanes[W];
+    S::store(lanes, acc[r]);
+    std::copy(lanes + (W - r_last), lanes + W, out + r * ldo + n - r_last);
+  }
+}
+
+/// R rows of rows_gemm over the k listed in ks: full tiles, single vectors, then the last
+/// n mod width columns in the vector that ends at column n (one at a time when n is less
+/// than a vector: a column walk of B, one dependent chain per output).
 template <typename T, int R>
 inline void gemm_rows(const T* a, Index lda, const Index* ks, Index nk, const T* B, Index ldb, T* out,
                       Index ldo, Index n, bool accumulate) {
@@ -75,6 +104,8 @@ inline void gemm_rows(const T* a, Index lda, const Index* ks, Index nk, const T*
   for (; c0 + kGemmVectors * W <= n; c0 += kGemmVectors * W)
     gemm_tile<T, R, kGemmVectors>(a, lda, ks, nk, B, ldb, out, ldo, c0, accumulate);
   for (; c0 + W <= n; c0 += W) gemm_tile<T, R, 1>(a, lda, ks, nk, B, ldb, out, ldo, c0, accumulate);
+  if (c0 == n) return;
+  if (n >= W) return gemm_tile_last<T, R>(a, lda, ks, nk, B, ldb, out, ldo, n, n - c0, accumulate);
   // std::fma: left to itself, GCC vectorizes this loop over q in pairs, one product
   // rounded before its add and one fused, so that leaving out a k would change which
   // products are fused.

@@ -671,7 +671,7 @@ class SpikingLayer {
                         const std::vector<T>& coeff, T* __restrict out, Index jmax) {
     const Index K = std::min(static_cast<Index>(coeff.size()), jmax);
     const Index J = dir < 0 ? std::min(K, t) : std::min(K, steps - 1 - t);
-    constexpr Index kW = 128;
+    constexpr Index kW = 8 * detail::Simd<T>::width;  // 8 registers of accumulators
     Index c0 = 0;
     for (; c0 + kW <= n; c0 += kW) {
       T a[kW];
@@ -717,7 +717,7 @@ class SpikingLayer {
   /// out would have added c_j y = +-0, which leaves a unchanged for finite c_j and y except
   /// that +0 + -0 gives +0 where a was -0 (the sign of a zero current or dL/dY; the spikes
   /// and every non-zero value are the same). With y = +-inf or NaN the full mixture gives
-  /// NaN where this does not. The last n mod 128 columns run every lag
+  /// NaN where this does not. The last n mod kW columns run every lag
   /// (mix_tail, see there).
   static void mix_steps_nonzero(const T* src, Index n, Index t, int dir, Index steps,
                                 const std::vector<T>& coeff, const std::vector<Index>& lags,
@@ -727,7 +727,7 @@ class SpikingLayer {
     Index nl = 0;  // lags is increasing: those up to J are a prefix
     while (nl < static_cast<Index>(lags.size()) && lags[size_t(nl)] <= J) ++nl;
     const Index* lag = lags.data();
-    constexpr Index kW = 128;
+    constexpr Index kW = 8 * detail::Simd<T>::width;  // 8 registers of accumulators
     Index c0 = 0;
     for (; c0 + kW <= n; c0 += kW) {
       if (nl == 0) continue;
