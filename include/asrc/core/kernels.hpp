@@ -74,19 +74,24 @@ template <typename T, int NV>
 inline void gather_tile(T* o, const T* init, const T* WT, Index ld, const int* idx, const T* val, Index n) {
   using S = Simd<T>;
   typename S::type a[NV];
+  // Unrolled by pragma: as loops, GCC 12 copied init and o through the stack.
+#pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) S::load(a[v], init + v * S::width);
   if (!val) {
     for (Index m = 0; m < n; ++m) {
       const T* w = WT + Index(idx[m]) * ld;
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) S::add(a[v], w + v * S::width);
     }
   } else {
     for (Index m = 0; m < n; ++m) {
       const T* w = WT + Index(idx[m]) * ld;
       const T s = val[m];
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) S::add_scaled(a[v], s, w + v * S::width);
     }
   }
+#pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) S::store(o + v * S::width, a[v]);
 }
 
