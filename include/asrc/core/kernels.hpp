@@ -35,8 +35,8 @@ namespace asrc {
 namespace detail {
 
 /// Bytes of one SIMD register of the target: the vector type below must be one register,
-/// or GCC builds its arithmetic out of stores and loads through the stack (a 64-byte
-/// vector on an AVX2 machine ran the products about 10 times slower).
+/// or GCC builds its arithmetic out of stores and loads through the stack (64-byte vectors
+/// on an AVX2 machine: docs/results/amd-epyc-zen3-2026-12-07).
 #if defined(__AVX512F__)
 constexpr int kVectorBytes = 64;
 #elif defined(__AVX__)
