@@ -209,7 +209,7 @@ void lag_correlation(const T* G, const T* Y, Index steps, Index N, Index K, cons
         typename S::type acc[NT][NJ];
         for (int dt = 0; dt < NT; ++dt)
           for (int q = 0; q < NJ; ++q) acc[dt][q] = typename S::type{};
-        // Unrolled by hand's order: left as loops, GCC 12 kept acc and y on the stack.
+        // Unrolled by pragma: as loops, GCC 12 kept acc and y on the stack.
         for (Index c = cb; c < ve; c += W) {
           typename S::type g[NT], y[NY];
 #pragma GCC unroll 8
