@@ -13,8 +13,8 @@
 //    count-trailing-zeros: no data-dependent branch per input column (such a branch
 //    mispredicts at spike rates of 5-50% and cost more than the additions);
 //  - the output row is built in tiles of up to 16 SIMD vectors (256 floats) with
-//    AVX-512, 8 otherwise (64 floats with AVX), held in registers, so each selected weight row is read once
-//    per tile and each output written once.
+//    AVX-512, 8 otherwise (64 floats with AVX), held in registers, so each selected
+//    weight row is read once per tile and each output written once.
 // The additions for one output element happen in the same order (bias, then k
 // increasing) whatever the tiling, so the tiling does not change the result.
 #include <algorithm>

@@ -65,32 +65,19 @@ inline void gemm_tile(const T* a, Index lda, const Index* ks, Index nk, const T*
     for (int v = 0; v < CV; ++v) S::store(out + r * ldo + c0 + v * W, acc[r][v]);
 }
 
-/// out[r, n - r_last .. n) += sum_q a[r, ks[q]] B[ks[q], same] for r < R, computed in the
-/// vector that ends at column n (n >= width): its first width - r_last lanes repeat columns
-/// already done and are not stored. Each stored lane sees the same operations as in
-/// gemm_tile.
+/// out[r, n - r_last .. n) += sum_q a[r, ks[q]] B[ks[q], same] for r < R (n >= width): a
+/// one-vector gemm_tile over the vector that ends at column n, run on a copy of those
+/// columns so that only its last r_last lanes (the columns not done yet) are stored.
 template <typename T, int R>
 inline void gemm_tile_last(const T* a, Index lda, const Index* ks, Index nk, const T* B, Index ldb, T* out,
                            Index ldo, Index n, Index r_last, bool accumulate) {
-  using S = Simd<T>;
-  constexpr Index W = S::width;
+  constexpr Index W = Simd<T>::width;
   const Index c0 = n - W;
-  typename S::type acc[R];
-  for (int r = 0; r < R; ++r) {
-    if (accumulate) S::load(acc[r], out + r * ldo + c0);
-    else acc[r] = typename S::type{};
-  }
-  for (Index q = 0; q < nk; ++q) {
-    const Index k = ks[q];
-    typename S::type x;
-    S::load(x, B + k * ldb + c0);
-    for (int r = 0; r < R; ++r) acc[r] += a[r * lda + k] * x;
-  }
-  for (int r = 0; r < R; ++r) {
-    T lanes[W];
-    S::store(lanes, acc[r]);
-    std::copy(lanes + (W - r_last), lanes + W, out + r * ldo + n - r_last);
-  }
+  T tile[R * W];
+  if (accumulate)
+    for (int r = 0; r < R; ++r) std::copy(out + r * ldo + c0, out + r * ldo + n, tile + r * W);
+  gemm_tile<T, R, 1>(a, lda, ks, nk, B + c0, ldb, tile, W, 0, accumulate);
+  for (int r = 0; r < R; ++r) std::copy(tile + r * W + (W - r_last), tile + (r + 1) * W, out + r * ldo + n - r_last);
 }
 
 /// R rows of rows_gemm over the k listed in ks: full tiles, single vectors, then the last
