@@ -4,17 +4,21 @@
 //   asrc-analyze gradient-flow --checkpoint docs/results/smnist-src-15ep/best.ckpt --out g.csv
 //   asrc-analyze kernels docs/results/smnist-asrc-7ep/log.jsonl --out kernels.csv
 //   asrc-analyze kernels docs/results/smnist-asrc-7ep/best.ckpt
+//   asrc-analyze evaluate docs/results/table1/psmnist-asrc/last.ckpt --dataset-dir data/mnist
 //
 // gradient-flow writes, per layer and step, ||dL/dU[t]|| for the training loss and for
 // the last step's output alone (asrc/analysis/gradient_flow.hpp), and with --factors the
 // Eq. 5-7 scalar products averaged over neurons. kernels writes the ASRC softmax kernels
 // of every layer, per epoch of a run's log.jsonl or from one checkpoint, and prints the
-// argmax lags (Table 4).
+// argmax lags (Table 4). evaluate runs a checkpoint over a split with the kernel that
+// evaluation uses (one-hot at the argmax lag) and with the one training uses (the softmax
+// at tau): the gap between the two is the part of a train/test gap that the kernel causes.
 #include <asrc/analysis/gradient_flow.hpp>
 #include <asrc/analysis/run_log.hpp>
 #include <asrc/asrc.hpp>
 #include <asrc/train/tasks.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -29,7 +33,9 @@ void print_help() {
       "usage: asrc-analyze gradient-flow [--checkpoint CKPT] [asrc-train model/data flags]\n"
       "                    [--samples N] [--split test|train] [--precision double|float]\n"
       "                    [--out FILE.csv] [--factors FILE.csv]\n"
-      "       asrc-analyze kernels RUN_DIR|log.jsonl|CHECKPOINT [--out FILE.csv]\n\n"
+      "       asrc-analyze kernels RUN_DIR|log.jsonl|CHECKPOINT [--out FILE.csv]\n"
+      "       asrc-analyze evaluate CHECKPOINT [--kernel both|argmax|softmax] [--tau X]\n"
+      "                    [--split test|valid|train] [--samples N] [--dataset-dir DIR] [--threads N]\n\n"
       "gradient-flow: forward and BPTT on the first N samples (default 64) of the split,\n"
       "  in training mode (ASRC: softmax kernel at the checkpoint's tau, 1 when fresh),\n"
       "  dropout off. Without --checkpoint the network is a fresh initialisation built from\n"
@@ -44,7 +50,14 @@ void print_help() {
       "  --factors: layer,k,mean_abs,alive_fraction of the scalar model of Eq. 5-7,\n"
       "  dU[T-1]/dU[T-1-k] per neuron with its own recurrent weight W_rec(i,i).\n"
       "kernels: CSV epoch,layer,lag,p (from a log: every epoch; from a checkpoint: its\n"
-      "  epoch, p = softmax(w / tau) at its tau), then the argmax lags per layer on stderr.\n");
+      "  epoch, p = softmax(w / tau) at its tau), then the argmax lags per layer on stderr.\n"
+      "evaluate: loss and accuracy of a checkpoint on a split (default test; valid is the\n"
+      "  checkpoint's --valid-split; --samples N: the first N, 0 = all) in batches of its\n"
+      "  --batch-size, with ASRC's evaluation kernel (argmax: one-hot at the argmax lag, what\n"
+      "  asrc-train reports) and its training kernel (softmax(w / tau) over every lag, tau =\n"
+      "  the checkpoint's or --tau; dropout off). CSV on stdout:\n"
+      "  kernel,tau,samples,loss,accuracy; then the difference on stderr. For SRC, RSNN and\n"
+      "  the other fixed-lag models the two kernels are the same one-hot lag.\n");
 }
 
 struct FlowOptions {
@@ -59,17 +72,21 @@ std::ostream& open_out(const std::string& path, std::ofstream& f) {
   return f;
 }
 
+// A checkpoint's parameters and temperature into a network built from its config.
+template <typename T>
+void load_weights(Network<T>& net, const Checkpoint& ckpt) {
+  for (const auto& e : net.layout().entries())
+    view(net.params(), e) = ckpt.template tensor<T>("param." + e.name, e.rows, e.cols);
+  net.set_tau(ckpt.meta_number("tau"));
+}
+
 template <typename T>
 int gradient_flow(const RunConfig& cfg, const FlowOptions& o, const Checkpoint* ckpt,
                   const Dataset& ds) {
   NetworkConfig nc = cfg.network_config();
   nc.dropout = 0.0;  // the analysis is of the recurrence, not of one dropout draw
   Network<T> net(nc);
-  if (ckpt) {
-    for (const auto& e : net.layout().entries())
-      view(net.params(), e) = ckpt->template tensor<T>("param." + e.name, e.rows, e.cols);
-    net.set_tau(ckpt->meta_number("tau"));
-  }
+  if (ckpt) load_weights(net, *ckpt);
   net.set_training(true);
   const Index B = std::min<Index>(o.samples, ds.size());
   std::vector<Index> idx(static_cast<size_t>(B));
@@ -222,6 +239,116 @@ int kernels_main(const std::string& path, const std::vector<std::pair<std::strin
   return 0;
 }
 
+struct EvalOptions {
+  std::string kernel = "both", split = "test";
+  double tau = 0.0;  // 0: the checkpoint's
+  Index samples = 0;
+};
+
+struct EvalLine {
+  double loss = 0.0, accuracy = 0.0;
+  Index samples = 0;
+};
+
+// In evaluation mode (argmax lag) or in training mode without dropout (softmax kernel);
+// batches and loss as Trainer::evaluate computes them.
+EvalLine evaluate_split(Network<float>& net, const Dataset& ds, Index samples, Index batch, bool softmax) {
+  net.set_training(softmax);
+  EvalLine r;
+  const Index n = samples > 0 ? std::min(samples, ds.size()) : ds.size();
+  Matrix<float> x;
+  std::vector<int> y;
+  for (Index start = 0; start < n; start += batch) {
+    const Index B = std::min(batch, n - start);
+    std::vector<Index> idx(static_cast<size_t>(B));
+    for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
+    make_batch(ds, idx, x, y);
+    const Matrix<float> logits = net.forward(x, B);
+    r.loss += softmax_cross_entropy(logits, y.data(), B, nullptr);
+    for (Index b = 0; b < B; ++b) {
+      Index arg;
+      logits.row(b).maxCoeff(&arg);
+      if (arg == y[size_t(b)]) r.accuracy += 1;
+    }
+    r.samples += B;
+  }
+  if (r.samples) {
+    r.loss /= double(r.samples);
+    r.accuracy = 100.0 * r.accuracy / double(r.samples);
+  }
+  return r;
+}
+
+int evaluate_main(const std::string& path, const std::vector<std::pair<std::string, std::string>>& opts) {
+  EvalOptions o;
+  const Checkpoint ckpt = load_checkpoint(path);
+  RunConfig cfg = run_config_of(ckpt, path);
+  for (const auto& [k, v] : opts) {
+    if (k == "kernel") o.kernel = v;
+    else if (k == "split") o.split = v;
+    else if (k == "tau" || k == "samples") {
+      char* end = nullptr;
+      if (k == "tau") {
+        o.tau = std::strtod(v.c_str(), &end);
+        require(!v.empty() && *end == '\0' && o.tau > 0.0 && std::isfinite(o.tau), "asrc-analyze",
+                "--tau X > 0", v);
+      } else {
+        o.samples = std::strtol(v.c_str(), &end, 10);
+        require(!v.empty() && *end == '\0' && o.samples >= 0, "asrc-analyze", "--samples N >= 0", v);
+      }
+    } else {
+      require(k == "dataset-dir" || k == "threads" || k == "chunk-size", "asrc-analyze",
+              "--kernel, --tau, --split, --samples, --dataset-dir, --threads or --chunk-size after evaluate "
+              "CHECKPOINT (the model is the checkpoint's)",
+              "--" + k);
+      cfg.set(k, v);
+    }
+  }
+  require(o.kernel == "both" || o.kernel == "argmax" || o.kernel == "softmax", "asrc-analyze",
+          "--kernel both|argmax|softmax", "'" + o.kernel + "'");
+  require(o.split == "test" || o.split == "valid" || o.split == "train", "asrc-analyze", "--split test|valid|train",
+          "'" + o.split + "'");
+  require(o.split != "valid" || cfg.valid_split > 0, "asrc-analyze",
+          "--split valid only for a checkpoint trained with --valid-split N", "--valid-split 0 in " + path);
+  if (o.split == "test") {  // the training images are not needed then
+    if (o.samples > 0) cfg.limit_test = cfg.limit_test > 0 ? std::min(cfg.limit_test, o.samples) : o.samples;
+    cfg.limit_train = 1;
+    cfg.valid_split = 0;
+  }
+  cfg.validate();
+  std::vector<int> perm;
+  if (ckpt.has_ints("permutation"))
+    for (auto p : ckpt.ints_at("permutation")) perm.push_back(int(p));
+  const TaskData data = load_task(cfg, perm.empty() ? nullptr : &perm);
+  const Dataset& ds = o.split == "test" ? *data.test : o.split == "valid" ? *data.valid : *data.train;
+
+  NetworkConfig nc = cfg.network_config();
+  nc.dropout = 0.0;  // the softmax pass runs in training mode: no dropout draw
+  Network<float> net(nc);
+  load_weights(net, ckpt);
+  if (o.tau > 0.0) net.set_tau(o.tau);
+
+  std::printf("kernel,tau,samples,loss,accuracy\n");
+  EvalLine hard, soft;
+  if (o.kernel != "softmax") {
+    hard = evaluate_split(net, ds, o.samples, cfg.batch_size, false);
+    std::printf("argmax,%g,%ld,%.6f,%.4f\n", net.tau(), long(hard.samples), hard.loss, hard.accuracy);
+  }
+  if (o.kernel != "argmax") {
+    soft = evaluate_split(net, ds, o.samples, cfg.batch_size, true);
+    std::printf("softmax,%g,%ld,%.6f,%.4f\n", net.tau(), long(soft.samples), soft.loss, soft.accuracy);
+  }
+  std::fflush(stdout);
+  const std::vector<Index> lags = net.eval_lags();
+  std::fprintf(stderr, "asrc-analyze: %s %s, %s split, argmax lags", cfg.model.c_str(), path.c_str(), o.split.c_str());
+  for (Index lag : lags) std::fprintf(stderr, " %ld", long(lag));
+  std::fprintf(stderr, ", tau %g\n", net.tau());
+  if (o.kernel == "both")
+    std::fprintf(stderr, "asrc-analyze: softmax - argmax kernel: %+.2f points accuracy, %+.4f loss\n",
+                 soft.accuracy - hard.accuracy, soft.loss - hard.loss);
+  return 0;
+}
+
 int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
@@ -236,7 +363,12 @@ int run(int argc, char** argv) {
             args.size() >= 2 ? args[1] : std::string("nothing"));
     return kernels_main(args[1], split_command_line(std::vector<std::string>(args.begin() + 2, args.end())));
   }
-  fail_expected("asrc-analyze", "a command gradient-flow|kernels (see --help)", cmd);
+  if (cmd == "evaluate") {
+    require(args.size() >= 2 && args[1].rfind("--", 0) != 0, "asrc-analyze", "evaluate CHECKPOINT",
+            args.size() >= 2 ? args[1] : std::string("nothing"));
+    return evaluate_main(args[1], split_command_line(std::vector<std::string>(args.begin() + 2, args.end())));
+  }
+  fail_expected("asrc-analyze", "a command gradient-flow|kernels|evaluate (see --help)", cmd);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 
 import matplotlib
@@ -194,10 +195,8 @@ def kernels(log, out):
     print("figures.py: wrote", out)
 
 
-def accuracy(logs, out):
-    if not logs:
-        fail("expected at least one --log LABEL=log.csv")
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+def accuracy_panel(ax, logs, title):
+    models = [lab.split()[0].rstrip(",") for lab, _ in logs]
     for lab, path in logs:
         rows = read_csv(path)
         try:
@@ -206,27 +205,69 @@ def accuracy(logs, out):
             train = [float(r["train_acc"]) for r in rows]
         except (KeyError, ValueError):
             fail("expected epoch,train_acc,test_acc columns in %s" % path)
-        color = COLORS.get(lab.split()[0])
-        line, = ax.plot(e, test, "o-", color=color, label=lab + ", test")
+        model = lab.split()[0].rstrip(",")
+        color = COLORS.get(model) if models.count(model) == 1 else None
+        mark = "o-" if len(e) <= 30 else "-"
+        line, = ax.plot(e, test, mark, color=color, ms=3, label=lab + ", test")
         ax.plot(e, train, "--", color=line.get_color(), alpha=0.6, label=lab + ", train")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("Accuracy per epoch (shortened schedules, 2-core CPU)", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title, fontsize=10)
+
+
+def accuracy(logs, out, protocol_logs=()):
+    """Accuracy per epoch; with protocol_logs, a first panel of runs at the published
+    protocol (Fig. 6 is the PS-MNIST ASRC one) beside the shortened runs."""
+    if not logs and not protocol_logs:
+        fail("expected at least one --log LABEL=log.csv")
+    panels = ([(protocol_logs, "Table 1 runs at the published protocol (200 epochs)")] if protocol_logs else []) + \
+        ([(logs, "Shortened runs (2-core CPU)")] if logs else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4.2), squeeze=False)
+    for ax, (pl, title) in zip(axes[0], panels):
+        accuracy_panel(ax, pl, title)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
     print("figures.py: wrote", out)
 
 
+TASKS = {"smnist": "S-MNIST", "psmnist": "PS-MNIST", "ssc": "SSC", "shd": "SHD", "gsc": "GSC"}
+
+
+def table1_logs(res):
+    """(label, log.csv) of every Table 1 row under docs/results/table1 that has a log,
+    labelled '<MODEL> <task>[, <width>], <epochs> of <planned> epochs'."""
+    out = []
+    root = os.path.join(res, "table1")
+    if not os.path.isdir(root):
+        return out
+    for row in sorted(os.listdir(root)):
+        log = os.path.join(root, row, "log.csv")
+        if not os.path.exists(log):
+            continue
+        parts = row.split("-")
+        task = TASKS.get(parts[0], parts[0])
+        model = parts[1].upper() if len(parts) > 1 else "?"
+        extra = ", %s wide" % parts[2] if len(parts) > 2 else ""
+        n = len(read_csv(log))
+        out.append(("%s %s%s (%d epochs%s)" % (model, task, extra, n, "" if n >= 200 else " so far"), log))
+    return out
+
+
+def done_rows(path):
+    return [r for r in read_csv(path) if r.get("status") == "done"]
+
+
 def sweep(csvs, param, out, note=""):
     if not csvs:
         fail("expected at least one --csv [LABEL=]results.csv")
     fig, ax = plt.subplots(figsize=(6.5, 4))
+    models = [lab.split()[0].rstrip(",") for lab, _ in csvs if lab]
     for lab, path in csvs:
-        rows = [r for r in read_csv(path) if r.get("status") == "done"]
+        rows = done_rows(path)
         if not rows:
             fail("expected finished runs (status done) in %s, got none" % path)
         try:
@@ -237,7 +278,10 @@ def sweep(csvs, param, out, note=""):
             fail("expected value,status,best_acc,last_acc columns in %s" % path)
         o = np.argsort(v)
         v, best, last = np.array(v)[o], np.array(best)[o], np.array(last)[o]
-        color = COLORS.get(lab.split()[0]) if lab else None
+        model = lab.split()[0].rstrip(",") if lab else ""
+        # The model's colour while it has one series; several budgets of one model take
+        # matplotlib's cycle so they stay apart.
+        color = COLORS.get(model) if model and models.count(model) == 1 else None
         line, = ax.plot(v, best, "o-", color=color, label=(lab + " " if lab else "") + "best")
         ax.plot(v, last, "x--", color=line.get_color(), alpha=0.7, label=(lab + " " if lab else "") + "last epoch")
     ax.set_xlabel(param)
@@ -249,6 +293,12 @@ def sweep(csvs, param, out, note=""):
     fig.savefig(out, dpi=110)
     plt.close(fig)
     print("figures.py: wrote", out)
+
+
+def sweep_budget_key(f):
+    """Sorts sweep CSVs by their budget (sweep-NAME-MODEL-<E>ep-<N>.csv): fewer epochs first."""
+    m = re.search(r"-(\d+)ep-", f)
+    return (int(m.group(1)) if m else 0, f)
 
 
 def everything(args):
@@ -290,17 +340,28 @@ def everything(args):
             (("ASRC T_lambda=41, 7 epochs", "smnist-asrc-7ep"), ("SRC lambda=16, 15 epochs", "smnist-src-15ep"),
              ("RSNN, 3 epochs of 8,192 samples", "smnist-rsnn-3ep"))]
     logs = [(lab, p) for lab, p in logs if os.path.exists(p)]
-    if logs:
-        accuracy(logs, os.path.join(outdir, "accuracy.png"))
+    protocol = table1_logs(res)
+    if logs or protocol:
+        accuracy(logs, os.path.join(outdir, "accuracy.png"), protocol)
     for name, param, fig in (("lambda", "lambda (SRC)", "lambda-sweep.png"),
                              ("tlambda", "T_lambda (ASRC)", "tlambda-sweep.png"),
                              ("decay", "decay alpha", "decay-sweep.png")):
-        found = [(lab, os.path.join(data, "sweep-%s-%s.csv" % (name, lab.lower()))) for lab in ("SRC", "ASRC")]
-        found = [(lab, p) for lab, p in found if os.path.exists(p)]
+        found = []
+        for model in ("SRC", "ASRC"):
+            for f in sorted(os.listdir(data), key=sweep_budget_key):
+                m = re.fullmatch(r"sweep-%s-%s(?:-(\d+)ep-(\w+))?\.csv" % (name, model.lower()), f)
+                if not m:
+                    continue
+                p = os.path.join(data, f)
+                if not done_rows(p):
+                    print("figures.py: %s has no finished value yet: left out of %s" % (f, fig))
+                    continue
+                lab = model + (", %s epochs of %s images" % (m.group(1), m.group(2)) if m.group(1) else "")
+                found.append((lab, p))
         if found:
-            sweep(found, param, os.path.join(outdir, fig), "PS-MNIST, shortened schedule")
+            sweep(found, param, os.path.join(outdir, fig), "PS-MNIST, shortened schedules")
         else:
-            print("figures.py: no sweep-%s-*.csv in %s: %s pending (no data, nothing drawn)" % (name, data, fig))
+            print("figures.py: no finished sweep-%s-*.csv in %s: %s pending (nothing drawn)" % (name, data, fig))
 
 
 def main():
