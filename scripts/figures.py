@@ -261,7 +261,7 @@ def done_rows(path):
     return [r for r in read_csv(path) if r.get("status") == "done"]
 
 
-def sweep(csvs, param, out, note=""):
+def sweep(csvs, param, out, note="", chance=None):
     if not csvs:
         fail("expected at least one --csv [LABEL=]results.csv")
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -284,6 +284,10 @@ def sweep(csvs, param, out, note=""):
         color = COLORS.get(model) if model and models.count(model) == 1 else None
         line, = ax.plot(v, best, "o-", color=color, label=(lab + " " if lab else "") + "best")
         ax.plot(v, last, "x--", color=line.get_color(), alpha=0.7, label=(lab + " " if lab else "") + "last epoch")
+    if chance:
+        ax.axhline(chance, color="k", ls=":", lw=1, label="chance (%g %%)" % chance)
+    # The whole scale: differences of a point or two near chance should look like that.
+    ax.set_ylim(0, 100)
     ax.set_xlabel(param)
     ax.set_ylabel("test accuracy (%)")
     ax.grid(True, alpha=0.3)
@@ -359,7 +363,7 @@ def everything(args):
                 lab = model + (", %s epochs of %s images" % (m.group(1), m.group(2)) if m.group(1) else "")
                 found.append((lab, p))
         if found:
-            sweep(found, param, os.path.join(outdir, fig), "PS-MNIST, shortened schedules")
+            sweep(found, param, os.path.join(outdir, fig), "PS-MNIST, shortened schedules", chance=10)
         else:
             print("figures.py: no finished sweep-%s-*.csv in %s: %s pending (nothing drawn)" % (name, data, fig))
 
