@@ -21,6 +21,7 @@ flow src-init --preset smnist-src
 flow asrc-init --preset smnist-asrc
 flow rsnn-trained --checkpoint docs/results/smnist-rsnn-3ep/last.ckpt
 flow src-trained --checkpoint docs/results/smnist-src-15ep/best.ckpt
+flow src-table1 --checkpoint docs/results/table1/smnist-src/best.ckpt
 flow asrc-trained --checkpoint docs/results/smnist-asrc-7ep/best.ckpt
 "$A" kernels docs/results/smnist-asrc-7ep/log.jsonl --out "$D/kernels-smnist-asrc-7ep.csv"
 scripts/figures.py

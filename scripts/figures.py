@@ -88,12 +88,16 @@ def gradient_flow(init, trained, out, what="grad_norm_last_step"):
     for c, ((title, _), runs) in enumerate(zip(cols, data)):
         for l in range(nl):
             ax = axes[l][c]
+            seen = []
             for lab, flow in runs:
                 if l not in flow:
                     continue
                 k, y = flow[l][0], flow[l][idx]
                 model = lab.split()[0]
-                ax.semilogy(k, np.maximum(y, FLOOR), lw=0.9, color=COLORS.get(model), label=lab)
+                # A model's second run in one panel (a longer training) is drawn dashed.
+                ls = "--" if model in seen else "-"
+                seen.append(model)
+                ax.semilogy(k, np.maximum(y, FLOOR), lw=0.9, ls=ls, color=COLORS.get(model), label=lab)
                 zero = np.nonzero(y <= 0)[0]
                 if len(zero):  # say where it underflowed instead of drawing a cliff silently
                     ax.plot(k[zero[0]], FLOOR, "v", color=COLORS.get(model), ms=5)
@@ -316,9 +320,9 @@ def everything(args):
 
     init = [(m, os.path.join(data, "gradflow-smnist-%s-init.csv" % m.lower())) for m in ("RSNN", "SRC", "ASRC")]
     trained = []
-    for m, label in (("rsnn", "RSNN (3 epochs of 8,192 samples; at chance)"), ("src", "SRC (15 epochs)"),
-                     ("asrc", "ASRC (7 epochs)")):
-        p = os.path.join(data, "gradflow-smnist-%s-trained.csv" % m)
+    for m, label in (("rsnn-trained", "RSNN (3 epochs of 8,192 samples; at chance)"), ("src-trained", "SRC (15 epochs)"),
+                     ("src-table1", "SRC (200 epochs, Table 1)"), ("asrc-trained", "ASRC (7 epochs)")):
+        p = os.path.join(data, "gradflow-smnist-%s.csv" % m)
         if os.path.exists(p):
             trained.append((label, p))
     init = [(m, p) for m, p in init if os.path.exists(p)]
