@@ -245,40 +245,6 @@ struct EvalOptions {
   Index samples = 0;
 };
 
-struct EvalLine {
-  double loss = 0.0, accuracy = 0.0;
-  Index samples = 0;
-};
-
-// In evaluation mode (argmax lag) or in training mode without dropout (softmax kernel);
-// batches and loss as Trainer::evaluate computes them.
-EvalLine evaluate_split(Network<float>& net, const Dataset& ds, Index samples, Index batch, bool softmax) {
-  net.set_training(softmax);
-  EvalLine r;
-  const Index n = samples > 0 ? std::min(samples, ds.size()) : ds.size();
-  Matrix<float> x;
-  std::vector<int> y;
-  for (Index start = 0; start < n; start += batch) {
-    const Index B = std::min(batch, n - start);
-    std::vector<Index> idx(static_cast<size_t>(B));
-    for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
-    make_batch(ds, idx, x, y);
-    const Matrix<float> logits = net.forward(x, B);
-    r.loss += softmax_cross_entropy(logits, y.data(), B, nullptr);
-    for (Index b = 0; b < B; ++b) {
-      Index arg;
-      logits.row(b).maxCoeff(&arg);
-      if (arg == y[size_t(b)]) r.accuracy += 1;
-    }
-    r.samples += B;
-  }
-  if (r.samples) {
-    r.loss /= double(r.samples);
-    r.accuracy = 100.0 * r.accuracy / double(r.samples);
-  }
-  return r;
-}
-
 int evaluate_main(const std::string& path, const std::vector<std::pair<std::string, std::string>>& opts) {
   EvalOptions o;
   const Checkpoint ckpt = load_checkpoint(path);
@@ -329,13 +295,15 @@ int evaluate_main(const std::string& path, const std::vector<std::pair<std::stri
   if (o.tau > 0.0) net.set_tau(o.tau);
 
   std::printf("kernel,tau,samples,loss,accuracy\n");
-  EvalLine hard, soft;
+  EvalResult hard, soft;
   if (o.kernel != "softmax") {
-    hard = evaluate_split(net, ds, o.samples, cfg.batch_size, false);
+    net.set_training(false);  // the argmax lag
+    hard = evaluate_dataset(net, ds, cfg.batch_size, o.samples);
     std::printf("argmax,%g,%ld,%.6f,%.4f\n", net.tau(), long(hard.samples), hard.loss, hard.accuracy);
   }
   if (o.kernel != "argmax") {
-    soft = evaluate_split(net, ds, o.samples, cfg.batch_size, true);
+    net.set_training(true);  // the softmax kernel at tau (dropout is off)
+    soft = evaluate_dataset(net, ds, cfg.batch_size, o.samples);
     std::printf("softmax,%g,%ld,%.6f,%.4f\n", net.tau(), long(soft.samples), soft.loss, soft.accuracy);
   }
   std::fflush(stdout);

@@ -39,6 +39,37 @@ struct EvalResult {
   Index samples = 0;
 };
 
+/// The first `n` samples of `ds` (n <= 0: all) through `net` in its current mode, in batches
+/// of `batch`: mean cross-entropy of the logits and the percentage whose argmax is the label.
+/// Trainer::evaluate on one process, and `asrc-analyze evaluate` in either kernel mode.
+template <typename Net>
+EvalResult evaluate_dataset(Net& net, const Dataset& ds, Index batch, Index n = 0) {
+  require(batch >= 1, "evaluate_dataset", "batch >= 1", batch);
+  n = n > 0 ? std::min(n, ds.size()) : ds.size();
+  EvalResult r;
+  Matrix<typename Net::Scalar> x;
+  std::vector<int> y;
+  for (Index start = 0; start < n; start += batch) {
+    const Index B = std::min(batch, n - start);
+    std::vector<Index> idx(static_cast<size_t>(B));
+    for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
+    make_batch(ds, idx, x, y);
+    const auto logits = net.forward(x, B);
+    r.loss += softmax_cross_entropy(logits, y.data(), B, nullptr);
+    for (Index b = 0; b < B; ++b) {
+      Index arg;
+      logits.row(b).maxCoeff(&arg);
+      if (arg == y[size_t(b)]) r.accuracy += 1;
+    }
+    r.samples += B;
+  }
+  if (r.samples) {
+    r.loss /= double(r.samples);
+    r.accuracy = 100.0 * r.accuracy / double(r.samples);
+  }
+  return r;
+}
+
 /// An epoch's gradient norms before clipping (log.jsonl "grad_norm"), over the whole epoch,
 /// also across a mid-epoch resume.
 struct GradNormStats {
@@ -230,33 +261,26 @@ class BasicTrainer {
     const bool was = net_.training();
     net_.set_training(false);
     EvalResult r;
-    Matrix<Scalar> x;
-    std::vector<int> y;
-    for (Index start = 0; start < ds.size(); start += set_.batch_size) {
-      const Index B = std::min(set_.batch_size, ds.size() - start);
-      std::vector<Index> idx(static_cast<size_t>(B));
-      for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
-      if (comm->size() > 1) {  // each rank evaluates its chunks of the batch
-        if constexpr (std::is_same_v<Scalar, float>)
+    if (comm->size() > 1) {  // each rank evaluates its chunks of every batch
+      if constexpr (std::is_same_v<Scalar, float>) {
+        Matrix<Scalar> x;
+        std::vector<int> y;
+        for (Index start = 0; start < ds.size(); start += set_.batch_size) {
+          const Index B = std::min(set_.batch_size, ds.size() - start);
+          std::vector<Index> idx(static_cast<size_t>(B));
+          for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
           data_parallel_evaluate_batch(*comm, net_, ds, idx, x, y, r.loss, r.accuracy);
-        else
-          fail_expected("Trainer::evaluate", "a float network for evaluating on several processes", "another scalar");
-        r.samples += B;
-        continue;
+          r.samples += B;
+        }
+        if (r.samples) {
+          r.loss /= double(r.samples);
+          r.accuracy = 100.0 * r.accuracy / double(r.samples);
+        }
+      } else {
+        fail_expected("Trainer::evaluate", "a float network for evaluating on several processes", "another scalar");
       }
-      make_batch(ds, idx, x, y);
-      const Matrix<Scalar> logits = net_.forward(x, B);
-      r.loss += softmax_cross_entropy(logits, y.data(), B, nullptr);
-      for (Index b = 0; b < B; ++b) {
-        Index arg;
-        logits.row(b).maxCoeff(&arg);
-        if (arg == y[size_t(b)]) r.accuracy += 1;
-      }
-      r.samples += B;
-    }
-    if (r.samples) {
-      r.loss /= double(r.samples);
-      r.accuracy = 100.0 * r.accuracy / double(r.samples);
+    } else {
+      r = evaluate_dataset(net_, ds, set_.batch_size);
     }
     net_.set_training(was);
     if constexpr (std::is_same_v<Scalar, float>)  // several processes train float networks only
