@@ -600,3 +600,44 @@ TEST_CASE("gradient-norm clipping and weight clamping: what they change, logged 
                        "TrainSettings::validate(): expected clip_grad_norm >= 0 (0: off), got -1",
                        std::invalid_argument);
 }
+
+TEST_CASE("evaluate_dataset: any batch size gives the same result, n limits the samples") {
+  // Evaluation runs each sequence on its own, so the batching must not change a logit; the
+  // loss is the mean cross-entropy and the accuracy the argmax hits, as counted here by hand.
+  auto ds = std::make_shared<SyntheticDataset>(23, 12, 40, 12, 9);
+  for (Recurrence r : {Recurrence::src, Recurrence::asrc}) {
+    Network<double> net(small_net(r));
+    net.initialize(5);
+    for (bool training : {false, true}) {  // ASRC: the argmax lag, then the softmax kernel
+      net.set_training(training);
+      const EvalResult all = evaluate_dataset(net, *ds, 23);
+      CHECK(all.samples == 23);
+      for (Index batch : {1, 4, 7}) {
+        const EvalResult r2 = evaluate_dataset(net, *ds, batch);
+        CHECK(r2.samples == 23);
+        CHECK(r2.accuracy == all.accuracy);
+        CHECK(r2.loss == doctest::Approx(all.loss).epsilon(1e-12));
+      }
+      // By hand: one sequence at a time.
+      double loss = 0.0, hits = 0.0;
+      Matrix<double> x;
+      std::vector<int> y;
+      for (Index i = 0; i < 10; ++i) {
+        make_batch(*ds, {i}, x, y);
+        const Matrix<double> logits = net.forward(x, 1);
+        const double m = logits.maxCoeff();
+        loss += m + std::log((logits.array() - m).exp().sum()) - logits(0, y[0]);
+        Index arg;
+        logits.row(0).maxCoeff(&arg);
+        hits += arg == y[0];
+      }
+      const EvalResult first10 = evaluate_dataset(net, *ds, 4, 10);
+      CHECK(first10.samples == 10);
+      CHECK(first10.accuracy == doctest::Approx(100.0 * hits / 10.0));
+      CHECK(first10.loss == doctest::Approx(loss / 10.0).epsilon(1e-12));
+    }
+  }
+  Network<double> net(small_net(Recurrence::src));
+  CHECK_THROWS_WITH_AS(evaluate_dataset(net, *ds, 0), "evaluate_dataset(): expected batch >= 1, got 0",
+                       std::invalid_argument);
+}
