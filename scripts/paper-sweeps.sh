@@ -13,9 +13,10 @@
 # OUT/<EPOCHS>ep-<LIMIT_TRAIN/1000>k/<sweep>/ (OUT defaults to results/paper-sweeps; TRAIN
 # names the asrc-train binary), so runs of different budgets never mix. Resumable
 # (scripts/sweep.sh: the same command skips finished values and continues a stopped one).
-# Each sweep's results.csv is copied to docs/figures/data/sweep-<sweep>-<budget>.csv, from
+# Each sweep's results.csv is copied to FIGDATA/sweep-<sweep>-<budget>.csv (FIGDATA defaults
+# to docs/figures/data), from
 # which scripts/figures.py draws lambda-sweep.png, tlambda-sweep.png and decay-sweep.png
-# (one line per budget).
+# (one line per budget); FIGURES=0 leaves the figures alone.
 # Cost on one thread of a 2-core AMD EPYC beside a second run: an epoch of 20,000 images
 # and the test pass took about 80 s for SRC.
 set -euo pipefail
@@ -26,6 +27,7 @@ THREADS=${THREADS:-2}
 DATA=${DATA:-data/mnist}
 OUT=${OUT:-results/paper-sweeps}
 TRAIN=${TRAIN:-build/examples/asrc-train}
+FIGDATA=${FIGDATA:-docs/figures/data}
 if [ $((LIMIT_TRAIN % 1000)) = 0 ] && [ "$LIMIT_TRAIN" != 0 ]; then
   BUDGET="${EPOCHS}ep-$((LIMIT_TRAIN / 1000))k"
 else
@@ -44,10 +46,11 @@ run() {  # name flag values preset [extra flags]
   scripts/sweep.sh --flag "$flag" --values "$values" --out "$OUT/$BUDGET/$name" --train "$TRAIN" \
     -- --preset "$preset" "${common[@]}" "$@" || rc=$?
   # Partial results too: figures.py draws the finished values.
-  cp "$OUT/$BUDGET/$name/results.csv" "docs/figures/data/sweep-$name-$BUDGET.csv"
+  cp "$OUT/$BUDGET/$name/results.csv" "$FIGDATA/sweep-$name-$BUDGET.csv"
   [ "$rc" = 0 ] || exit "$rc"
 }
 run lambda-src skip 1,2,4,8,12,16,24,32 psmnist-src
 run tlambda-asrc skip 6,11,21,31,41,51 psmnist-asrc --de-tau "$DE_TAU"
 run decay-asrc decay-para 0.2,0.3,0.5,0.7,0.9 psmnist-asrc --de-tau "$DE_TAU"
-/usr/bin/python3 scripts/figures.py
+# Redraw every figure from docs/figures/data (FIGURES=0: leave them, as the tests do).
+[ "${FIGURES:-1}" = 0 ] || /usr/bin/python3 scripts/figures.py
