@@ -3,12 +3,7 @@
 # folder (<EPOCHS>ep-<N>k or <EPOCHS>ep-<N>), the sweep's results.csv is copied to FIGDATA
 # under the budget's name, a second budget does not touch the first, and a bad sweep name
 # is refused. FIGURES=0: figures.py, which draws into docs/figures, is not run.
-set -uo pipefail
-src=$1
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/shell_test.sh" "$1"
 ps() { FIGURES=0 OUT="$tmp/out" FIGDATA="$tmp/fig" TRAIN="$here/fake_train.sh" THREADS=1 DATA=/nonexistent "$src/scripts/paper-sweeps.sh" "$@"; }
 mkdir -p "$tmp/fig"
 

@@ -2,12 +2,7 @@
 # scripts/sweep.sh with a stand-in trainer (fake_train.sh): results per value, an
 # interrupted value resumed and finished ones skipped on the second call, a failing value
 # reported, usage errors refused.
-set -uo pipefail
-src=$1
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/shell_test.sh" "$1"
 sweep() { "$src/scripts/sweep.sh" --train "$here/fake_train.sh" "$@"; }
 
 FAKE_INTERRUPT=2 sweep --flag skip --values 1,2,3 --out "$tmp/s" -- --epochs 3 > "$tmp/log1" 2>&1
