@@ -72,6 +72,14 @@ std::ostream& open_out(const std::string& path, std::ofstream& f) {
   return f;
 }
 
+// A whole number >= min given for --flag.
+Index parse_count(const std::string& flag, const std::string& v, Index min) {
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  require(!v.empty() && *end == '\0' && n >= min, "asrc-analyze", str_cat("--", flag, " N >= ", min), v);
+  return n;
+}
+
 // A checkpoint's parameters and temperature into a network built from its config.
 template <typename T>
 void load_weights(Network<T>& net, const Checkpoint& ckpt) {
@@ -176,11 +184,7 @@ int gradient_flow_main(const std::vector<std::pair<std::string, std::string>>& o
     else if (k == "factors") o.factors = v;
     else if (k == "split") o.split = v;
     else if (k == "precision") o.precision = v;
-    else if (k == "samples") {
-      char* end = nullptr;
-      o.samples = std::strtol(v.c_str(), &end, 10);
-      require(!v.empty() && *end == '\0' && o.samples >= 1, "asrc-analyze", "--samples N >= 1", v);
-    }
+    else if (k == "samples") o.samples = parse_count("samples", v, 1);
     else train_flags.emplace_back(k, v);
   }
   require(o.split == "test" || o.split == "train", "asrc-analyze", "--split test|train", o.split);
@@ -252,16 +256,10 @@ int evaluate_main(const std::string& path, const std::vector<std::pair<std::stri
   for (const auto& [k, v] : opts) {
     if (k == "kernel") o.kernel = v;
     else if (k == "split") o.split = v;
-    else if (k == "tau" || k == "samples") {
-      char* end = nullptr;
-      if (k == "tau") {
-        o.tau = std::strtod(v.c_str(), &end);
-        require(!v.empty() && *end == '\0' && o.tau > 0.0 && std::isfinite(o.tau), "asrc-analyze",
-                "--tau X > 0", v);
-      } else {
-        o.samples = std::strtol(v.c_str(), &end, 10);
-        require(!v.empty() && *end == '\0' && o.samples >= 0, "asrc-analyze", "--samples N >= 0", v);
-      }
+    else if (k == "samples") o.samples = parse_count("samples", v, 0);
+    else if (k == "tau") {
+      o.tau = parse_number("asrc-analyze", "tau", v);
+      require(o.tau > 0.0 && std::isfinite(o.tau), "asrc-analyze", "--tau X > 0", v);
     } else {
       require(k == "dataset-dir" || k == "threads" || k == "chunk-size", "asrc-analyze",
               "--kernel, --tau, --split, --samples, --dataset-dir, --threads or --chunk-size after evaluate "

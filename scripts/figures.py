@@ -26,10 +26,18 @@ import matplotlib.colors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_status import planned_epochs  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLORS = {"RSNN": "#d62728", "SRC": "#1f77b4", "ASRC": "#2ca02c", "FF": "#7f7f7f"}
 # Below this a norm is drawn at the floor: 0 means it fell below double's range (flushed).
 FLOOR = 1e-300
+
+
+def model_of(label):
+    """The model a series label starts with ("RSNN, 3 epochs" -> "RSNN")."""
+    return label.split()[0].rstrip(",") if label else ""
 
 
 def fail(msg):
@@ -93,7 +101,7 @@ def gradient_flow(init, trained, out, what="grad_norm_last_step"):
                 if l not in flow:
                     continue
                 k, y = flow[l][0], flow[l][idx]
-                model = lab.split()[0]
+                model = model_of(lab)
                 # A model's second run in one panel (a longer training) is drawn dashed.
                 ls = "--" if model in seen else "-"
                 seen.append(model)
@@ -141,7 +149,7 @@ def factors(init, trained, out):
         for lab, ls, d in data:
             if l in d:
                 ax.semilogy(d[l][:, 0], np.maximum(d[l][:, 1], FLOOR), ls, lw=0.9,
-                            color=COLORS.get(lab.split()[0]), label=lab)
+                            color=COLORS.get(model_of(lab)), label=lab)
         ax.set_title("layer %d" % (l + 1))
         ax.set_xlabel("k")
         ax.grid(True, alpha=0.3)
@@ -200,7 +208,7 @@ def kernels(log, out):
 
 
 def accuracy_panel(ax, logs, title):
-    models = [lab.split()[0].rstrip(",") for lab, _ in logs]
+    models = [model_of(lab) for lab, _ in logs]
     for lab, path in logs:
         rows = read_csv(path)
         try:
@@ -209,7 +217,7 @@ def accuracy_panel(ax, logs, title):
             train = [float(r["train_acc"]) for r in rows]
         except (KeyError, ValueError):
             fail("expected epoch,train_acc,test_acc columns in %s" % path)
-        model = lab.split()[0].rstrip(",")
+        model = model_of(lab)
         color = COLORS.get(model) if models.count(model) == 1 else None
         mark = "o-" if len(e) <= 30 else "-"
         line, = ax.plot(e, test, mark, color=color, ms=3, label=lab + ", test")
@@ -243,7 +251,7 @@ TASKS = {"smnist": "S-MNIST", "psmnist": "PS-MNIST", "ssc": "SSC", "shd": "SHD",
 
 def table1_logs(res):
     """(label, log.csv) of every Table 1 row under docs/results/table1 that has a log,
-    labelled '<MODEL> <task>[, <width>], <epochs> of <planned> epochs'."""
+    labelled '<MODEL> <task>[, <width> wide] (<epochs> epochs[ so far])'."""
     out = []
     root = os.path.join(res, "table1")
     if not os.path.isdir(root):
@@ -257,7 +265,8 @@ def table1_logs(res):
         model = parts[1].upper() if len(parts) > 1 else "?"
         extra = ", %s wide" % parts[2] if len(parts) > 2 else ""
         n = len(read_csv(log))
-        out.append(("%s %s%s (%d epochs%s)" % (model, task, extra, n, "" if n >= 200 else " so far"), log))
+        planned = planned_epochs(os.path.join(root, row))
+        out.append(("%s %s%s (%d epochs%s)" % (model, task, extra, n, "" if planned and n >= planned else " so far"), log))
     return out
 
 
@@ -269,7 +278,7 @@ def sweep(csvs, param, out, note="", chance=None):
     if not csvs:
         fail("expected at least one --csv [LABEL=]results.csv")
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    models = [lab.split()[0].rstrip(",") for lab, _ in csvs if lab]
+    models = [model_of(lab) for lab, _ in csvs if lab]
     for lab, path in csvs:
         rows = done_rows(path)
         if not rows:
@@ -282,7 +291,7 @@ def sweep(csvs, param, out, note="", chance=None):
             fail("expected value,status,best_acc,last_acc columns in %s" % path)
         o = np.argsort(v)
         v, best, last = np.array(v)[o], np.array(best)[o], np.array(last)[o]
-        model = lab.split()[0].rstrip(",") if lab else ""
+        model = model_of(lab)
         # The model's colour while it has one series; several budgets of one model take
         # matplotlib's cycle so they stay apart.
         color = COLORS.get(model) if model and models.count(model) == 1 else None
@@ -351,12 +360,13 @@ def everything(args):
     protocol = table1_logs(res)
     if logs or protocol:
         accuracy(logs, os.path.join(outdir, "accuracy.png"), protocol)
+    sweep_files = sorted(os.listdir(data), key=sweep_budget_key)
     for name, param, fig in (("lambda", "lambda (SRC)", "lambda-sweep.png"),
                              ("tlambda", "T_lambda (ASRC)", "tlambda-sweep.png"),
                              ("decay", "decay alpha", "decay-sweep.png")):
         found = []
         for model in ("SRC", "ASRC"):
-            for f in sorted(os.listdir(data), key=sweep_budget_key):
+            for f in sweep_files:
                 m = re.fullmatch(r"sweep-%s-%s(?:-(\d+)ep-(\w+))?\.csv" % (name, model.lower()), f)
                 if not m:
                     continue
