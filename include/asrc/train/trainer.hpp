@@ -39,20 +39,37 @@ struct EvalResult {
   Index samples = 0;
 };
 
+/// The first `n` samples of `ds` (n <= 0: all) in consecutive batches of at most `batch`:
+/// `add(idx, r)` adds each batch's summed loss and correct count into `r`; the sums become
+/// the mean loss and the percentage correct. The one batch loop of every evaluation path.
+template <typename AddBatch>
+EvalResult evaluate_batches(const Dataset& ds, Index batch, Index n, AddBatch&& add) {
+  require(batch >= 1, "evaluate_dataset", "batch >= 1", batch);
+  n = n > 0 ? std::min(n, ds.size()) : ds.size();
+  EvalResult r;
+  for (Index start = 0; start < n; start += batch) {
+    const Index B = std::min(batch, n - start);
+    std::vector<Index> idx(static_cast<size_t>(B));
+    for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
+    add(idx, r);
+    r.samples += B;
+  }
+  if (r.samples) {
+    r.loss /= double(r.samples);
+    r.accuracy = 100.0 * r.accuracy / double(r.samples);
+  }
+  return r;
+}
+
 /// The first `n` samples of `ds` (n <= 0: all) through `net` in its current mode, in batches
 /// of `batch`: mean cross-entropy of the logits and the percentage whose argmax is the label.
 /// Trainer::evaluate on one process, and `asrc-analyze evaluate` in either kernel mode.
 template <typename Net>
 EvalResult evaluate_dataset(Net& net, const Dataset& ds, Index batch, Index n = 0) {
-  require(batch >= 1, "evaluate_dataset", "batch >= 1", batch);
-  n = n > 0 ? std::min(n, ds.size()) : ds.size();
-  EvalResult r;
   Matrix<typename Net::Scalar> x;
   std::vector<int> y;
-  for (Index start = 0; start < n; start += batch) {
-    const Index B = std::min(batch, n - start);
-    std::vector<Index> idx(static_cast<size_t>(B));
-    for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
+  return evaluate_batches(ds, batch, n, [&](const std::vector<Index>& idx, EvalResult& r) {
+    const Index B = Index(idx.size());
     make_batch(ds, idx, x, y);
     const auto logits = net.forward(x, B);
     r.loss += softmax_cross_entropy(logits, y.data(), B, nullptr);
@@ -61,13 +78,7 @@ EvalResult evaluate_dataset(Net& net, const Dataset& ds, Index batch, Index n = 
       logits.row(b).maxCoeff(&arg);
       if (arg == y[size_t(b)]) r.accuracy += 1;
     }
-    r.samples += B;
-  }
-  if (r.samples) {
-    r.loss /= double(r.samples);
-    r.accuracy = 100.0 * r.accuracy / double(r.samples);
-  }
-  return r;
+  });
 }
 
 /// An epoch's gradient norms before clipping (log.jsonl "grad_norm"), over the whole epoch,
@@ -265,17 +276,9 @@ class BasicTrainer {
       if constexpr (std::is_same_v<Scalar, float>) {
         Matrix<Scalar> x;
         std::vector<int> y;
-        for (Index start = 0; start < ds.size(); start += set_.batch_size) {
-          const Index B = std::min(set_.batch_size, ds.size() - start);
-          std::vector<Index> idx(static_cast<size_t>(B));
-          for (Index b = 0; b < B; ++b) idx[size_t(b)] = start + b;
-          data_parallel_evaluate_batch(*comm, net_, ds, idx, x, y, r.loss, r.accuracy);
-          r.samples += B;
-        }
-        if (r.samples) {
-          r.loss /= double(r.samples);
-          r.accuracy = 100.0 * r.accuracy / double(r.samples);
-        }
+        r = evaluate_batches(ds, set_.batch_size, 0, [&](const std::vector<Index>& idx, EvalResult& sum) {
+          data_parallel_evaluate_batch(*comm, net_, ds, idx, x, y, sum.loss, sum.accuracy);
+        });
       } else {
         fail_expected("Trainer::evaluate", "a float network for evaluating on several processes", "another scalar");
       }
