@@ -39,6 +39,12 @@ while [ $# -gt 0 ]; do
   fi
 done
 case "$row" in */* | .* | "") echo "reproduce.sh: a plain folder name for --row, got '$row'" >&2; exit 2 ;; esac
+dir="$root/$row"
+source scripts/run-folder.sh
+if is_done "$dir"; then  # leaves a finished row's files as they are
+  echo "reproduce.sh: $dir: finished ($(logged "$dir") of $(planned "$dir") epochs)"
+  exit 0
+fi
 
 source scripts/build-train.sh
 ensure_asrc_train
@@ -49,7 +55,6 @@ if [ ${#data[@]} -gt 0 ] && [[ "$preset" == *mnist* ]] && [ ! -e data/mnist/t10k
   ./scripts/get_mnist.sh data/mnist
 fi
 
-dir="$root/$row"
 mkdir -p "$dir"
 if [ -f "$dir/last.ckpt" ]; then
   cmd=("$exe" --resume "$dir" "${data[@]}" "${flags[@]}")

@@ -47,10 +47,8 @@ IFS=', ' read -r -a vals <<< "$values"
 [ ${#vals[@]} -gt 0 ] || die "expected at least one value, got '$values'"
 mkdir -p "$out"
 
-# Epochs a run is configured for (its config.txt) and epochs it has logged (log.csv rows).
-planned() { awk '$1 == "--epochs" { print $2 }' "$1/config.txt" 2>/dev/null || true; }
-logged() { [ -f "$1/log.csv" ] && echo $(( $(wc -l < "$1/log.csv") - 1 )) || echo 0; }
-is_done() { local p; p=$(planned "$1"); [ -n "$p" ] && [ "$(logged "$1")" -ge "$p" ]; }
+# planned, logged, is_done: what a value's folder says about its run.
+source "$here/scripts/run-folder.sh"
 
 declare -A status
 collect() {

@@ -6,6 +6,8 @@ the runs under docs/results/table1/*/: every row's status against the paper's Ta
     python3 scripts/table1.py --check    # exit 1 if either file is out of date
     python3 scripts/table1.py --check --committed   # the same for the files of git's HEAD
                                                     # (a run in progress may change the others)
+    python3 scripts/table1.py --queue    # the rows in the order they run, a line each:
+                                         # ROW PRESET [asrc-train flags] (scripts/table1-queue.sh)
 
 Standard library only. Each row folder holds the log.csv and config.txt that asrc-train
 writes; console.txt's '+ ...' lines are the commands that ran it (scripts/reproduce.sh).
@@ -30,9 +32,19 @@ PAPER = {
     "psmnist-src": 94.78, "psmnist-src-212": 96.36, "psmnist-asrc": 95.40,
     "psmnist-asrc-212": 96.62,
 }
-# The order of the plan; other rows follow by name.
-ORDER = ["smnist-src", "psmnist-asrc", "smnist-asrc", "psmnist-src", "smnist-src-212",
-         "psmnist-src-212", "psmnist-asrc-212"]
+# The rows in the order they run (scripts/table1-queue.sh): name, preset, the flags beyond
+# the preset. The clean-protocol row chooses its epoch on 5,000 held-out training images.
+QUEUE = [
+    ("smnist-src", "smnist-src", []), ("psmnist-asrc", "psmnist-asrc", []),
+    ("smnist-asrc", "smnist-asrc", []), ("psmnist-src", "psmnist-src", []),
+    ("smnist-src-valid5000", "smnist-src", ["--valid-split", "5000"]),
+    ("smnist-src-212", "smnist-src-212", []), ("psmnist-src-212", "psmnist-src-212", []),
+    ("psmnist-asrc-212", "psmnist-asrc-212", []),
+]
+# The order of the tables: the queue's, with the clean-protocol row beside the row it repeats;
+# other folders follow by name.
+ORDER = [q[0] for q in QUEUE if q[0] != "smnist-src-valid5000"]
+ORDER.insert(1, "smnist-src-valid5000")
 
 
 def read_text(path):
@@ -184,7 +196,13 @@ def main():
     ap.add_argument("--check", action="store_true", help="only check that the files are current")
     ap.add_argument("--committed", action="store_true",
                     help="with --check: read every file as git's HEAD has it")
+    ap.add_argument("--queue", action="store_true",
+                    help="print the rows in the order they run: ROW PRESET [flags], a line each")
     args = ap.parse_args()
+    if args.queue:
+        for name, preset, flags in QUEUE:
+            print(" ".join([name, preset] + flags))
+        return 0
     global COMMITTED
     # Outside a git checkout (an exported tarball) the working tree is what was committed.
     in_git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--verify", "-q", "HEAD"],
