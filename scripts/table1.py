@@ -115,6 +115,7 @@ def row_of(name):
     best = max(range(done), key=lambda i: (float(log[i][key]), -i))
     last = log[-1]
     secs = sum(float(r["seconds"]) for r in log)
+    recent = [float(r["seconds"]) for r in log[-10:]]
     sps = [float(r["samples_per_s"]) for r in log]
     starts = [c for c in commands(folder) if " --resume " not in " " + c + " "]
     return {
@@ -130,12 +131,14 @@ def row_of(name):
         "command": starts[0] if starts else "asrc-train --preset %s --results-dir %s --dataset-dir %s --threads %s" % (
             preset, cfg.get("results-dir", "?"), cfg.get("dataset-dir", "?"), cfg.get("threads", "0")),
         "running": done < total,
+        # Training hours still to go at the pace of the last 10 epochs.
+        "left": (total - done) * sum(recent) / len(recent) / 3600.0,
     }
 
 
 def fmt_row(r, link):
-    status = "running, %d of %d epochs" % (r["done"], r["total"]) if r["running"] else \
-        "done, %d epochs" % r["done"]
+    status = "running, %d of %d epochs (about %.0f training hours left)" % (
+        r["done"], r["total"], r["left"]) if r["running"] else "done, %d epochs" % r["done"]
     if r["valid"]:
         best = "%.2f (epoch %d, chosen on validation %.2f)" % (r["best_test"], r["best_epoch"],
                                                                r["best_valid"])
@@ -172,7 +175,8 @@ def table1_readme(rs):
         "\"Best\" is the best test accuracy over the epochs run so far (the paper's protocol, which",
         "selects on the test set); rows with `--valid-split` select the epoch on held-out training",
         "data and report the test accuracy at that epoch. Training hours count the training",
-        "passes only (not the test passes); samples/s is their mean over epochs.",
+        "passes only (not the test passes); samples/s is their mean over epochs; the hours left",
+        "of a running row are its remaining epochs at the pace of its last 10.",
         "",
         table(rs, ""),
         "",
