@@ -4,7 +4,7 @@
 #   Fig. 3  ASRC  T_lambda in {6, 11, 21, 31, 41, 51}           (psmnist-asrc)
 #   Fig. 4  ASRC  alpha    in {0.2, 0.3, 0.5, 0.7, 0.9}          (psmnist-asrc, --decay-para)
 #
-#   scripts/paper-sweeps.sh [all|lambda-src|tlambda-asrc|decay-asrc]
+#   scripts/paper-sweeps.sh [--collect-only] [all|lambda-src|tlambda-asrc|decay-asrc]
 #
 # The paper trained each point for 200 epochs on all 60,000 images. Here: EPOCHS epochs
 # (default 15) of the first LIMIT_TRAIN training images (default 30000), the full test set,
@@ -16,7 +16,8 @@
 # Each sweep's results.csv is copied to FIGDATA/sweep-<sweep>-<budget>.csv (FIGDATA defaults
 # to docs/figures/data), from
 # which scripts/figures.py draws lambda-sweep.png, tlambda-sweep.png and decay-sweep.png
-# (one line per budget); FIGURES=0 leaves the figures alone.
+# (one line per budget); FIGURES=0 leaves the figures alone. --collect-only runs nothing:
+# it rewrites each sweep's results.csv from its folders (after a stop), copies it and draws.
 # Cost on one thread of a 2-core AMD EPYC beside a second run: an epoch of 20,000 images
 # and the test pass took about 80 s for SRC.
 set -euo pipefail
@@ -35,6 +36,8 @@ else
 fi
 DE_TAU=$(awk -v e="$EPOCHS" 'BEGIN { printf "%.6g", exp(200 * log(0.96) / e) }')
 common=(--epochs "$EPOCHS" --limit-train "$LIMIT_TRAIN" --dataset-dir "$DATA" --threads "$THREADS")
+collect=()
+if [ "${1:-}" = --collect-only ]; then collect=(--collect-only); shift; fi
 which=${1:-all}
 case "$which" in all|lambda-src|tlambda-asrc|decay-asrc) ;;
   *) echo "paper-sweeps.sh: error: expected all, lambda-src, tlambda-asrc or decay-asrc, got '$which'" >&2; exit 2 ;;
@@ -43,11 +46,12 @@ run() {  # name flag values preset [extra flags]
   local name=$1 flag=$2 values=$3 preset=$4; shift 4
   [ "$which" = all ] || [ "$which" = "$name" ] || return 0
   local rc=0
-  scripts/sweep.sh --flag "$flag" --values "$values" --out "$OUT/$BUDGET/$name" --train "$TRAIN" \
-    -- --preset "$preset" "${common[@]}" "$@" || rc=$?
+  scripts/sweep.sh "${collect[@]}" --flag "$flag" --values "$values" --out "$OUT/$BUDGET/$name" \
+    --train "$TRAIN" -- --preset "$preset" "${common[@]}" "$@" || rc=$?
   # Partial results too: figures.py draws the finished values.
   cp "$OUT/$BUDGET/$name/results.csv" "$FIGDATA/sweep-$name-$BUDGET.csv"
-  [ "$rc" = 0 ] || exit "$rc"
+  # Collecting, an unfinished sweep is no reason to stop: the next one is collected too.
+  [ "$rc" = 0 ] || [ ${#collect[@]} -gt 0 ] || exit "$rc"
 }
 run lambda-src skip 1,2,4,8,12,16,24,32 psmnist-src
 run tlambda-asrc skip 6,11,21,31,41,51 psmnist-asrc --de-tau "$DE_TAU"
