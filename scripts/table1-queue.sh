@@ -4,10 +4,11 @@
 # S-MNIST SRC row, the 212-wide rows): finished rows are passed over, a stopped one
 # continues from its last.ckpt, the next one starts when it ends.
 #
-#   scripts/table1-queue.sh [asrc-train flags...]        e.g. --threads 1 --time-limit 170
+#   scripts/table1-queue.sh [asrc-train flags...]        e.g. --threads 1
 #
 # The flags go to every row (scripts/reproduce.sh ROW; run-time flags only when a row
-# resumes); --root DIR as in reproduce.sh. Exit status: 0 when every row is finished,
+# resumes); --root DIR as in reproduce.sh. --time-limit counts from the start of each row's
+# asrc-train, not of the queue. Exit status: 0 when every row is finished,
 # otherwise that of the row that stopped (75 --time-limit reached, 130 interrupted), which
 # the next call continues.
 set -euo pipefail
