@@ -20,6 +20,10 @@
 #include <iostream>
 #include <set>
 
+// build_commit.cpp, which the build writes (cmake/build_commit.cmake).
+const char* asrc_build_version();
+const char* asrc_build_commit();
+
 using namespace asrc;
 
 namespace {
@@ -97,6 +101,10 @@ int run(int argc, char** argv, Communicator& comm) {
   for (const auto& [k, v] : opts) {
     if (k == "help") {
       print_help();
+      return 0;
+    }
+    if (k == "version") {  // the last word is the commit: scripts read it
+      std::printf("asrc-train %s commit %s\n", asrc_build_version(), asrc_build_commit());
       return 0;
     }
     if (k == "preset") cfg = make_preset(v);

@@ -3,11 +3,13 @@
 # (fake_train.sh, 3 epochs a row): a finished row is passed over with its files untouched,
 # an interrupted row stops the queue with its status and continues on the next call, the
 # rows run in table1.py's queue order with their own flags (the clean-protocol row's
-# --valid-split), and a call with every row finished starts nothing.
+# --valid-split), each command is recorded with the commit the binary reports, and a call
+# with every row finished starts nothing.
 . "$(dirname "$0")/shell_test.sh" "$1"
 mkdir -p "$tmp/build/examples"
 cat > "$tmp/build/examples/asrc-train" <<EOS
 #!/usr/bin/env bash
+[ "\$1" = --version ] && { echo "asrc-train 0.0.0 commit fake1234"; exit 0; }
 echo "\$*" >> "$tmp/calls"
 exec "$here/fake_train.sh" "\$@"
 EOS
@@ -37,6 +39,9 @@ grep -q -- "--preset smnist-src --results-dir $tmp/t1/smnist-src-valid5000 --val
   "$tmp/calls" || fail "clean-protocol row's flags: $(cat "$tmp/calls")"
 for r in $want; do [ "$(wc -l < "$tmp/t1/$r/log.csv")" = 4 ] || fail "$r not finished"; done
 grep -q "every row is finished" "$tmp/log2" || fail "no closing message: $(cat "$tmp/log2")"
+# Each '+' line of console.txt names the commit the binary says it was built from.
+[ "$(grep -c '^+ [0-9T:Z-]* fake1234 ' "$tmp/t1/psmnist-asrc/console.txt")" = 2 ] ||
+  fail "console.txt '+' lines: $(cat "$tmp/t1/psmnist-asrc/console.txt")"
 
 n=$(wc -l < "$tmp/calls")
 q > "$tmp/log3" 2>&1 || fail "third call: $(cat "$tmp/log3")"

@@ -374,6 +374,7 @@ inline const std::vector<FlagSpec>& run_flags() {
       program("count-params", "", "print the number of trainable parameters and exit"),
       program("mpi-reduce", "exact|allreduce", "under mpirun: gradients added in chunk order (bitwise as one process), or a faster plain allreduce [default: exact]"),
       program("help", "", "this text"),
+      program("version", "", "print the version and the git commit this program was built from (+modified: with uncommitted changes), and exit"),
   };
   return flags;
 }
