@@ -61,12 +61,7 @@ if [ -f "$dir/last.ckpt" ]; then
 else
   cmd=("$exe" --preset "$preset" --results-dir "$dir" "${data[@]}" "${flags[@]}")
 fi
-# The '+' line: when, the commit the binary was built from (`asrc-train --version`; a binary
-# older than that flag: "checkout-" and the checkout's commit, which it may not match), and
-# the command.
-built=$("$exe" --version 2>/dev/null | awk '{ print $NF }') || built=""
-[ -n "$built" ] || built="checkout-$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "+ $(date -u +%Y-%m-%dT%H:%M:%SZ) $built ${cmd[*]}" >> "$dir/console.txt"
+record_command "$dir" "${cmd[@]}"
 # tee -i: a Ctrl-C reaches asrc-train, which finishes its batch and writes last.ckpt;
 # tee must keep reading until then.
 set +e

@@ -92,6 +92,7 @@ if [ "$collect_only" = 0 ]; then
       cmd=("$train" "${fixed[@]}" "--$flag" "$v" --results-dir "$d")
     fi
     mkdir -p "$d"
+    record_command "$d" "${cmd[@]}"
     set +e
     "${cmd[@]}" 2>&1 | tee -a "$d/console.txt"
     rc=${PIPESTATUS[0]}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/sweep.sh with a stand-in trainer (fake_train.sh): results per value, an
-# interrupted value resumed and finished ones skipped on the second call, a failing value
-# reported, usage errors refused.
+# interrupted value resumed and finished ones skipped on the second call, each command
+# recorded in console.txt, a failing value reported, usage errors refused.
 . "$(dirname "$0")/shell_test.sh" "$1"
 sweep() { "$src/scripts/sweep.sh" --train "$here/fake_train.sh" "$@"; }
 
@@ -18,6 +18,10 @@ rc=$?
 grep -q -- '--skip 1: done already' "$tmp/log2" || fail "value 1 was not skipped"
 grep -q -- '--skip 2: resuming' "$tmp/log2" || fail "value 2 was not resumed"
 [ "$(wc -l < "$tmp/s/skip-2/log.csv")" = 4 ] || fail "value 2 should have 3 epochs after resuming"
+# Its console.txt has a '+' line per command: the stand-in has no --version, so the checkout's
+# commit stands in, marked as such.
+[ "$(grep -c -- "^+ [0-9T:Z-]* checkout-[0-9a-f?]* $here/fake_train.sh --resume $tmp/s/skip-2\$" "$tmp/s/skip-2/console.txt")" = 1 ] ||
+  fail "value 2's console.txt: $(cat "$tmp/s/skip-2/console.txt")"
 for v in 1 2 3; do
   grep -q "^$v,done,3,3,$((10 * v + 2)),2,$((10 * v + 2))," "$tmp/s/results.csv" || fail "value $v: $(cat "$tmp/s/results.csv")"
 done
