@@ -24,6 +24,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "build_commit.hpp"
+
 using namespace asrc;
 
 namespace {
@@ -35,7 +37,8 @@ void print_help() {
       "                    [--out FILE.csv] [--factors FILE.csv]\n"
       "       asrc-analyze kernels RUN_DIR|log.jsonl|CHECKPOINT [--out FILE.csv]\n"
       "       asrc-analyze evaluate CHECKPOINT [--kernel both|argmax|softmax] [--tau X]\n"
-      "                    [--split test|valid|train] [--samples N] [--dataset-dir DIR] [--threads N]\n\n"
+      "                    [--split test|valid|train] [--samples N] [--dataset-dir DIR] [--threads N]\n"
+      "       asrc-analyze --version\n\n"
       "gradient-flow: forward and BPTT on the first N samples (default 64) of the split,\n"
       "  in training mode (ASRC: softmax kernel at the checkpoint's tau, 1 when fresh),\n"
       "  dropout off. Without --checkpoint the network is a fresh initialisation built from\n"
@@ -322,6 +325,10 @@ int run(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   const std::string cmd = args[0];
+  if (cmd == "--version") {
+    std::printf("asrc-analyze %s commit %s\n", asrc_build_version(), asrc_build_commit());
+    return 0;
+  }
   if (cmd == "gradient-flow")
     return gradient_flow_main(split_command_line(std::vector<std::string>(args.begin() + 1, args.end())));
   if (cmd == "kernels") {

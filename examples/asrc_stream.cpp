@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "build_commit.hpp"
+
 using namespace asrc;
 
 namespace {
@@ -32,7 +34,8 @@ void print_help() {
       "  --dataset-dir DIR  folder with t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (default: data/mnist)\n"
       "  --count N          number of test digits streamed (default: 5)\n"
       "  --first I          index of the first test digit (default: 0)\n"
-      "  --every K          print the prediction every K pixels (default: 98)\n");
+      "  --every K          print the prediction every K pixels (default: 98)\n"
+      "  --version          the version and git commit this program was built from\n");
 }
 
 Index parse_index(const std::string& flag, const std::string& v, Index lo) {
@@ -55,6 +58,10 @@ int run(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       print_help();
+      return 0;
+    }
+    if (a == "--version") {
+      std::printf("asrc-stream %s commit %s\n", asrc_build_version(), asrc_build_commit());
       return 0;
     }
     if (a.rfind("--", 0) != 0) {

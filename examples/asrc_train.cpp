@@ -20,9 +20,7 @@
 #include <iostream>
 #include <set>
 
-// build_commit.cpp, which the build writes (cmake/build_commit.cmake).
-const char* asrc_build_version();
-const char* asrc_build_commit();
+#include "build_commit.hpp"
 
 using namespace asrc;
 
