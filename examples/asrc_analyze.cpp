@@ -326,7 +326,7 @@ int run(int argc, char** argv) {
   }
   const std::string cmd = args[0];
   if (cmd == "--version") {
-    std::printf("asrc-analyze %s commit %s\n", asrc_build_version(), asrc_build_commit());
+    print_version("asrc-analyze");
     return 0;
   }
   if (cmd == "gradient-flow")

@@ -61,7 +61,7 @@ int run(int argc, char** argv) {
       return 0;
     }
     if (a == "--version") {
-      std::printf("asrc-stream %s commit %s\n", asrc_build_version(), asrc_build_commit());
+      print_version("asrc-stream");
       return 0;
     }
     if (a.rfind("--", 0) != 0) {

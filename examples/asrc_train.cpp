@@ -101,8 +101,8 @@ int run(int argc, char** argv, Communicator& comm) {
       print_help();
       return 0;
     }
-    if (k == "version") {  // the last word is the commit: scripts read it
-      std::printf("asrc-train %s commit %s\n", asrc_build_version(), asrc_build_commit());
+    if (k == "version") {
+      print_version("asrc-train");
       return 0;
     }
     if (k == "preset") cfg = make_preset(v);

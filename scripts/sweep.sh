@@ -47,7 +47,7 @@ IFS=', ' read -r -a vals <<< "$values"
 [ ${#vals[@]} -gt 0 ] || die "expected at least one value, got '$values'"
 mkdir -p "$out"
 
-# planned, logged, is_done: what a value's folder says about its run.
+# planned, logged, is_done: what a value's folder says about its run; record_command.
 source "$here/scripts/run-folder.sh"
 
 declare -A status
