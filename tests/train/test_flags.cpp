@@ -1,6 +1,6 @@
 // The one table of asrc-train's flags (run_flags() in train/run_config.hpp): every setting
 // round-trips through config.txt / checkpoint text, every flag is in the fuzz target's
-// dictionary, and the names are unique.
+// dictionary under unique entry names, and the names are unique.
 #include <doctest/doctest.h>
 
 #include <asrc/asrc.hpp>
@@ -47,6 +47,17 @@ TEST_CASE("flags: the fuzz dictionary lists every flag") {
     INFO(f.name);
     CHECK(dict.find(std::string("\"--") + f.name + "\"") != std::string::npos);
   }
+  // Entry names (before '=') are unique, so that an entry edited by hand is not
+  // mistaken for another.
+  std::set<std::string> entries;
+  std::istringstream lines(dict);
+  for (std::string line; std::getline(lines, line);) {
+    const auto eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+    INFO(line);
+    CHECK(entries.insert(line.substr(0, eq)).second);
+  }
+  CHECK(entries.size() > run_flags().size());
 }
 
 TEST_CASE("flags: the step schedule") {
