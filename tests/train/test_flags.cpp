@@ -1,6 +1,6 @@
 // The one table of asrc-train's flags (run_flags() in train/run_config.hpp): every setting
 // round-trips through config.txt / checkpoint text, every flag is in the fuzz target's
-// dictionary under unique entry names, and the names are unique.
+// dictionary (whose entry names are unique), and the flag names are unique.
 #include <doctest/doctest.h>
 
 #include <asrc/asrc.hpp>
