@@ -274,7 +274,9 @@ def done_rows(path):
     return [r for r in read_csv(path) if r.get("status") == "done"]
 
 
-def sweep(csvs, param, out, note="", chance=None):
+def sweep(csvs, param, out, note="", chance=None, reference=None):
+    """reference: (label, accuracy) drawn as a horizontal line, e.g. the best SRC of the
+    lambda sweep under the same budget, which the paper's ASRC sweeps compare against."""
     if not csvs:
         fail("expected at least one --csv [LABEL=]results.csv")
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -297,6 +299,8 @@ def sweep(csvs, param, out, note="", chance=None):
         color = COLORS.get(model) if model and models.count(model) == 1 else None
         line, = ax.plot(v, best, "o-", color=color, label=(lab + " " if lab else "") + "best")
         ax.plot(v, last, "x--", color=line.get_color(), alpha=0.7, label=(lab + " " if lab else "") + "last epoch")
+    if reference:
+        ax.axhline(reference[1], color=COLORS["SRC"], ls="-.", lw=1, label=reference[0])
     if chance:
         ax.axhline(chance, color="k", ls=":", lw=1, label="chance (%g %%)" % chance)
     # The whole scale: differences of a point or two near chance should look like that.
@@ -310,6 +314,21 @@ def sweep(csvs, param, out, note="", chance=None):
     fig.savefig(out, dpi=110)
     plt.close(fig)
     print("figures.py: wrote", out)
+
+
+def best_src_reference(data, found):
+    """The best SRC of the lambda sweep under the budget of the ASRC series drawn (only when
+    one budget is drawn, so the line has one meaning): (label, accuracy) or None."""
+    budgets = {m.group(1) for _, p in found for m in [re.search(r"-(\d+ep-\w+)\.csv$", p)] if m}
+    if len(budgets) != 1:
+        return None
+    p = os.path.join(data, "sweep-lambda-src-%s.csv" % budgets.pop())
+    rows = done_rows(p) if os.path.exists(p) else []
+    if not rows:
+        return None
+    best = max(rows, key=lambda r: float(r["best_acc"]))
+    return ("best SRC of the lambda sweep (lambda %s: %.2f %%)" % (best["value"], float(best["best_acc"])),
+            float(best["best_acc"]))
 
 
 def sweep_budget_key(f):
@@ -377,7 +396,8 @@ def everything(args):
                 lab = model + (", %s epochs of %s images" % (m.group(1), m.group(2)) if m.group(1) else "")
                 found.append((lab, p))
         if found:
-            sweep(found, param, os.path.join(outdir, fig), "PS-MNIST, shortened schedules", chance=10)
+            sweep(found, param, os.path.join(outdir, fig), "PS-MNIST, shortened schedules", chance=10,
+                  reference=best_src_reference(data, found) if name != "lambda" else None)
         else:
             print("figures.py: no finished sweep-%s-*.csv in %s: %s pending (nothing drawn)" % (name, data, fig))
 
@@ -402,6 +422,7 @@ def main():
     s.add_argument("--csv", nargs="+", required=True, help="[LABEL=]results.csv of scripts/sweep.sh")
     s.add_argument("--param", required=True)
     s.add_argument("--note", default="")
+    s.add_argument("--reference", help="LABEL=ACCURACY: a horizontal line to compare against (e.g. the best SRC)")
     s.add_argument("--out", required=True)
     args = ap.parse_args()
     if args.cmd in (None, "all"):
@@ -417,7 +438,16 @@ def main():
         accuracy(labelled(args.log), args.out)
     elif args.cmd == "sweep":
         csvs = [tuple(p.split("=", 1)) if "=" in p else ("", p) for p in args.csv]
-        sweep(csvs, args.param, args.out, args.note)
+        reference = None
+        if args.reference is not None:
+            lab, _, acc = args.reference.rpartition("=")
+            try:
+                reference = (lab, float(acc))
+            except ValueError:
+                reference = None
+            if not lab or reference is None or not 0 <= reference[1] <= 100:
+                fail("--reference: expected LABEL=ACCURACY with an accuracy in [0, 100], got '%s'" % args.reference)
+        sweep(csvs, args.param, args.out, args.note, reference=reference)
 
 
 if __name__ == "__main__":

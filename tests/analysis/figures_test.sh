@@ -34,6 +34,11 @@ fig gradient-flow --init "RSNN=$tmp/rsnn.csv" "SRC=$tmp/src.csv" --trained "SRC=
 is_png "$tmp/g.png" || fail "gradient-flow.png is not a PNG"
 fig sweep --csv "SRC=$tmp/sweep.csv" --param lambda --out "$tmp/s.png" || fail "sweep"
 is_png "$tmp/s.png" || fail "sweep png is not a PNG"
+fig sweep --csv "SRC=$tmp/sweep.csv" --param lambda --reference "best SRC=85.5" --out "$tmp/r.png" || fail "sweep --reference"
+is_png "$tmp/r.png" || fail "sweep --reference png is not a PNG"
+cmp -s "$tmp/s.png" "$tmp/r.png" && fail "--reference drew nothing"
+out=$(fig sweep --csv "$tmp/sweep.csv" --param x --reference "best=abc" --out "$tmp/x.png" 2>&1); rc=$?
+[ "$rc" = 2 ] && echo "$out" | grep -q "expected LABEL=ACCURACY" || fail "bad --reference accepted: $out"
 
 printf 'layer,t\n0,1\n' > "$tmp/bad.csv"
 out=$(fig gradient-flow --init "RSNN=$tmp/bad.csv" --out "$tmp/x.png" 2>&1); rc=$?
