@@ -137,8 +137,9 @@ def row_of(name):
 
 
 def fmt_row(r, link):
-    status = "running, %d of %d epochs (about %.0f training hours left)" % (
-        r["done"], r["total"], r["left"]) if r["running"] else "done, %d epochs" % r["done"]
+    hours = "%.0f" % r["left"]
+    status = "running, %d of %d epochs (about %s training hour%s left)" % (
+        r["done"], r["total"], hours, "" if hours == "1" else "s") if r["running"] else "done, %d epochs" % r["done"]
     if r["valid"]:
         best = "%.2f (epoch %d, chosen on validation %.2f)" % (r["best_test"], r["best_epoch"],
                                                                r["best_valid"])
