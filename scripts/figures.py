@@ -316,19 +316,15 @@ def sweep(csvs, param, out, note="", chance=None, reference=None):
     print("figures.py: wrote", out)
 
 
-def best_src_reference(data, found):
-    """The best SRC of the lambda sweep under the budget of the ASRC series drawn (only when
-    one budget is drawn, so the line has one meaning): (label, accuracy) or None."""
-    budgets = {m.group(1) for _, p in found for m in [re.search(r"-(\d+ep-\w+)\.csv$", p)] if m}
-    if len(budgets) != 1:
-        return None
-    p = os.path.join(data, "sweep-lambda-src-%s.csv" % budgets.pop())
-    rows = done_rows(p) if os.path.exists(p) else []
+def best_src_reference(path):
+    """The best finished value of an SRC lambda sweep's results.csv as (label, accuracy), or
+    None when there is none."""
+    rows = done_rows(path) if os.path.exists(path) else []
     if not rows:
         return None
     best = max(rows, key=lambda r: float(r["best_acc"]))
-    return ("best SRC of the lambda sweep (lambda %s: %.2f %%)" % (best["value"], float(best["best_acc"])),
-            float(best["best_acc"]))
+    acc = float(best["best_acc"])
+    return ("best SRC of the lambda sweep (lambda %s: %.2f %%)" % (best["value"], acc), acc)
 
 
 def sweep_budget_key(f):
@@ -384,20 +380,27 @@ def everything(args):
                              ("tlambda", "T_lambda (ASRC)", "tlambda-sweep.png"),
                              ("decay", "decay alpha", "decay-sweep.png")):
         found = []
+        budgets = set()  # file-name endings (-<E>ep-<N>.csv, or .csv) of the series drawn
         for model in ("SRC", "ASRC"):
             for f in sweep_files:
-                m = re.fullmatch(r"sweep-%s-%s(?:-(\d+)ep-(\w+))?\.csv" % (name, model.lower()), f)
+                m = re.fullmatch(r"sweep-%s-%s((?:-(\d+)ep-(\w+))?\.csv)" % (name, model.lower()), f)
                 if not m:
                     continue
                 p = os.path.join(data, f)
                 if not done_rows(p):
                     print("figures.py: %s has no finished value yet: left out of %s" % (f, fig))
                     continue
-                lab = model + (", %s epochs of %s images" % (m.group(1), m.group(2)) if m.group(1) else "")
+                lab = model + (", %s epochs of %s images" % (m.group(2), m.group(3)) if m.group(2) else "")
                 found.append((lab, p))
+                budgets.add(m.group(1))
         if found:
+            # The ASRC sweeps compare against the best SRC of the same budget; only when one
+            # budget is drawn, so that the line has one meaning.
+            reference = None
+            if name != "lambda" and len(budgets) == 1:
+                reference = best_src_reference(os.path.join(data, "sweep-lambda-src" + budgets.pop()))
             sweep(found, param, os.path.join(outdir, fig), "PS-MNIST, shortened schedules", chance=10,
-                  reference=best_src_reference(data, found) if name != "lambda" else None)
+                  reference=reference)
         else:
             print("figures.py: no finished sweep-%s-*.csv in %s: %s pending (nothing drawn)" % (name, data, fig))
 
@@ -444,7 +447,7 @@ def main():
             try:
                 reference = (lab, float(acc))
             except ValueError:
-                reference = None
+                pass
             if not lab or reference is None or not 0 <= reference[1] <= 100:
                 fail("--reference: expected LABEL=ACCURACY with an accuracy in [0, 100], got '%s'" % args.reference)
         sweep(csvs, args.param, args.out, args.note, reference=reference)

@@ -39,6 +39,8 @@ is_png "$tmp/r.png" || fail "sweep --reference png is not a PNG"
 cmp -s "$tmp/s.png" "$tmp/r.png" && fail "--reference drew nothing"
 out=$(fig sweep --csv "$tmp/sweep.csv" --param x --reference "best=abc" --out "$tmp/x.png" 2>&1); rc=$?
 [ "$rc" = 2 ] && echo "$out" | grep -q "expected LABEL=ACCURACY" || fail "bad --reference accepted: $out"
+out=$(fig sweep --csv "$tmp/sweep.csv" --param x --reference "best=200" --out "$tmp/x.png" 2>&1); rc=$?
+[ "$rc" = 2 ] && echo "$out" | grep -q "accuracy in \[0, 100\]" || fail "--reference above 100 % accepted: $out"
 
 printf 'layer,t\n0,1\n' > "$tmp/bad.csv"
 out=$(fig gradient-flow --init "RSNN=$tmp/bad.csv" --out "$tmp/x.png" 2>&1); rc=$?
